@@ -1,0 +1,1 @@
+"""TIFeD harness."""

@@ -1,0 +1,72 @@
+"""The board plug-in interface: one small class per backend (host process,
+QEMU, Renode, a serial port), all giving the server the same thing, a pyserial
+URL to talk to, so the server never knows which backend it got."""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Availability:
+    """Whether a board can be built and run on this machine, and if not why."""
+
+    buildable: bool
+    runnable: bool
+    missing: tuple[str, ...] = ()  # e.g. ("arm-none-eabi-gcc",)
+    install_hint: str = ""  # the command that installs what is missing
+
+
+@dataclasses.dataclass(frozen=True)
+class FirmwareInfo:
+    """What the image costs, as results.json reports it."""
+
+    flash_bytes: int
+    ram_bytes: int
+
+
+class RunningDevice(abc.ABC):
+    """One started device: a process (host, QEMU), a machine in a Renode
+    emulation, or a physical board. `url` goes to serial.serial_for_url."""
+
+    url: str
+    kwargs: dict  # extra keyword arguments for serial_for_url (baudrate, ...)
+
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """False once the device's process has exited (or the board vanished)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the device and release every resource; safe to call twice."""
+
+    def describe_exit(self) -> str:
+        """One line on why the device is gone (exit code, last stderr line)."""
+        return "device stopped"
+
+
+class Board(abc.ABC):
+    """A kind of board: knows how to build its firmware and start devices."""
+
+    name: str  # as given to --board
+    family: str  # "sim", "host", "qemu", "renode", "serial"
+
+    @abc.abstractmethod
+    def availability(self) -> Availability: ...
+
+    def image_path(self) -> Path | None:
+        """The firmware image this board runs (None for sim and serial URLs)."""
+        return None
+
+    def firmware_info(self) -> FirmwareInfo | None:
+        return None
+
+    def ram_arena_bytes(self) -> int | None:
+        """Bytes the firmware has for the model (PROTOCOL.md arena), known
+        without starting a device; None when only the device can tell."""
+        return None
+
+    @abc.abstractmethod
+    def start(self, index: int) -> RunningDevice:
+        """Start device number `index` of the fleet (build first if needed)."""
