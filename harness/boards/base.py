@@ -70,3 +70,16 @@ class Board(abc.ABC):
     @abc.abstractmethod
     def start(self, index: int) -> RunningDevice:
         """Start device number `index` of the fleet (build first if needed)."""
+
+    def start_many(self, indices: list[int]) -> list[RunningDevice]:
+        """Start several devices of this board. Backends that run a whole
+        fleet in one process (Renode: K machines, one emulation) override it."""
+        started: list[RunningDevice] = []
+        try:
+            for i in indices:
+                started.append(self.start(i))
+        except BaseException:
+            for dev in started:
+                dev.stop()
+            raise
+        return started
