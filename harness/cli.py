@@ -1,1 +1,177 @@
-def main(): print("hi")
+"""`tifed`: run | step | build | boards | bench (interfaces.md "Command line").
+
+Exit codes: 0 done; 1 the run finished but a device was not bit-exact with
+the reference; 2 bad input or a failure (one line `tifed: error: ...` on
+stderr, no traceback); 130 interrupted by Ctrl-C, 143 by SIGTERM (devices
+stopped, results so far kept either way).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Sequence
+
+from tifed.errors import TifedError
+
+EXIT_OK, EXIT_NOT_BITEXACT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr like every other error."""
+
+    def error(self, message: str):  # noqa: D401 (argparse's name)
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(TifedError):
+    pass
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tifed", description="TIFeD hardware-in-the-loop harness")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="federated training on a fleet of (emulated) devices")
+    run.add_argument("--board", action="append", required=True, metavar="BOARD",
+                     help="sim, host, qemu-..., renode-..., or a serial port/URL; repeat for a mixed fleet "
+                          "(dealt out to the devices in turn)")
+    run.add_argument("--devices", type=_positive, required=True, metavar="K")
+    run.add_argument("--mode", choices=("full", "single"), required=True)
+    run.add_argument("--dataset", required=True, metavar="NAME", help="digits, mnist5k or idx:DIR")
+    run.add_argument("--model", required=True, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
+    limit = run.add_mutually_exclusive_group()
+    limit.add_argument("--buffers", type=_positive, metavar="N", help="train on the first N buffers only")
+    limit.add_argument("--rounds", type=_positive, metavar="R", help="stop after R rounds")
+    run.add_argument("--buffer-len", type=_positive, default=50, metavar="N")
+    run.add_argument("--batch", type=_positive, default=25, metavar="N")
+    run.add_argument("--epochs", type=_positive, default=5, metavar="N", help="rounds per buffer")
+    run.add_argument("--lr-inv", type=_positive, default=2048, metavar="N", help="inverse learning rate")
+    run.add_argument("--seed", type=_natural, default=0, metavar="S", help="data split, shards, feedback matrices")
+    run.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
+                     help="recompute every device's update with the reference and compare bit for bit")
+    run.add_argument("--out", required=True, metavar="DIR")
+
+    step = sub.add_parser("step", help="one device's local training on a case file")
+    step.add_argument("--engine", required=True, metavar="reference|BOARD")
+    step.add_argument("--in", dest="in_path", required=True, metavar="CASE.npz")
+    step.add_argument("--out", dest="out_path", required=True, metavar="RESULT.npz")
+
+    build = sub.add_parser("build", help="compile a board's firmware; prints the image path last")
+    build.add_argument("--board", required=True, metavar="BOARD")
+
+    sub.add_parser("boards", help="what can be built and run here, and why not")
+
+    bench = sub.add_parser("bench", help="the benchmark suite")
+    bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--out", required=True, metavar="DIR")
+    return parser
+
+
+# --- commands ---------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tifed.config import RunConfig, prepare
+    from tifed.progress import RunProgress, print_summary
+    from tifed.server.federation import Federation
+
+    config = RunConfig(
+        boards=tuple(args.board), devices=args.devices, mode=args.mode, dataset=args.dataset,
+        model=args.model, out=args.out, buffers=args.buffers, rounds=args.rounds,
+        buffer_len=args.buffer_len, batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv,
+        seed=args.seed, validate=args.validate,
+    )
+    plan = prepare(config)  # every input check, before any device starts
+    boards = ",".join(dict.fromkeys(b.name for b in plan.boards))
+    title = f"{config.dataset} {'-'.join(map(str, plan.dims))} {config.mode} x{config.devices} on {boards}"
+    with RunProgress(len(plan.schedule), title) as progress:
+        federation = Federation(plan, on_round=progress.round_done)
+        final = federation.run()
+    print_summary(final, str(federation.results.json_path))
+    if final["bitexact_all"] is False:
+        bad = [r for r in federation.results.rounds if r["bitexact"] is False]
+        print(f"tifed: warning: devices {bad[0].get('mismatched_devices')} differed from the reference "
+              f"first in round {bad[0]['round']} ({len(bad)} rounds not bit-exact)", file=sys.stderr)
+        return EXIT_NOT_BITEXACT
+    return EXIT_OK
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from tifed.step import run_step
+
+    summary = run_step(args.engine, args.in_path, args.out_path)
+    counter = summary.get("counter")
+    print(f"{summary['engine']}: {'-'.join(map(str, summary['dims']))}, {summary['samples']} samples"
+          + ("" if counter is None else f", counter {counter}") + f" -> {args.out_path}")
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from tifed.build import build
+
+    print(build(args.board))  # the last line is the image path (interfaces.md)
+    return EXIT_OK
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from tifed.boards_table import print_boards
+
+    print_boards()
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    print("tifed: bench: not implemented yet", file=sys.stderr)
+    return EXIT_ERROR
+
+
+COMMANDS = {"run": cmd_run, "step": cmd_step, "build": cmd_build, "boards": cmd_boards, "bench": cmd_bench}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same orderly stop as Ctrl-C: devices stopped,
+    results kept (the default action would orphan emulator processes)."""
+
+
+def _sigterm(signum, frame):
+    raise Terminated("terminated (SIGTERM)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except TifedError as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"tifed: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"tifed: {how}; devices stopped, results so far kept", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -45,12 +45,22 @@ class RunningDevice(abc.ABC):
         """One line on why the device is gone (exit code, last stderr line)."""
         return "device stopped"
 
+    def instructions(self) -> int | None:
+        """Instructions the device has executed so far, as its emulator counts
+        them from outside (Renode: `sysbus.cpu ExecutedInstructions`), or None
+        where nothing outside the firmware counts. The difference across a
+        TRAIN bounds the firmware's own TRAIN counter from above."""
+        return None
+
 
 class Board(abc.ABC):
     """A kind of board: knows how to build its firmware and start devices."""
 
     name: str  # as given to --board
     family: str  # "sim", "host", "qemu", "renode", "serial"
+    # False only for `sim`: no firmware, no device; the server runs the
+    # reference (tifed_models) itself in place of a device.
+    has_device: bool = True
 
     @abc.abstractmethod
     def availability(self) -> Availability: ...

@@ -1,0 +1,99 @@
+/*
+ * Forward pass: z = a_prev @ W + b (int64), s = floor(z / (256 * in)),
+ * a, g = PLA tanh(s), for a block of consecutive samples. W is stored in
+ * panels of 4 outputs (panel.h). When the layer's weight bound proves that
+ * a_prev @ W cannot leave int32 (|a| <= 128), two samples are computed at
+ * once in int32; otherwise one sample at a time in int64. Both give the
+ * same integers; the bias is always added in int64.
+ */
+#include <stddef.h>
+
+#include "core/intmath.h"
+#include "core/net.h"
+#include "core/panel.h"
+#include "core/pla.h"
+
+/* floor(z / (256 in)) = floor(floor(z / 256) / in): a shift, then usually a
+ * 32-bit division (floor_div_pos), once per output, never per MAC. */
+static int16_t activate(int64_t z, uint32_t in, uint8_t *g_log2)
+{
+    int64_t s = floor_div_pos(floor_shift_i64(z, 8), (int32_t)in);
+    return pla_tanh(s, g_log2);
+}
+
+/* Layer l for `count` samples whose inputs are rows of `in8` (layer 0: the
+ * int8 samples) or of `in16` (the previous layer's activations). */
+static void layer_forward(const tifed_net *net, uint32_t l, const int8_t *in8, const int16_t *in16,
+                          uint32_t count)
+{
+    const uint32_t in = net->dims[l], out = net->dims[l + 1u];
+    const int32_t *bias = net->b[l];
+    const int narrow = dot32_exact(in, net->w_bound[l]);
+    uint32_t r, j, c;
+
+    for (r = 0; r < count; r += narrow ? 2u : 1u) {
+        const uint32_t rows = narrow && r + 1u < count ? 2u : 1u;
+        int16_t *act = net->act[l] + r * out;
+        uint8_t *g = net->g_log2[l] + r * out;
+        for (j = 0; j < out; j += PANEL_WIDTH) {
+            const uint32_t width = panel_width(j, out);
+            const int32_t *panel = net->w[l] + panel_start(j, in);
+            if (narrow) {
+                int32_t acc[2u * PANEL_WIDTH];
+                if (in8)
+                    panel_dot32_i8(in8 + r * in, rows == 2u ? in8 + (r + 1u) * in : NULL, panel, in, width, acc);
+                else
+                    panel_dot32_i16(in16 + r * in, rows == 2u ? in16 + (r + 1u) * in : NULL, panel, in, width,
+                                    acc);
+                for (c = 0; c < width; c++) {
+                    act[j + c] = activate((int64_t)acc[c] + bias[j + c], in, &g[j + c]);
+                    if (rows == 2u)
+                        act[out + j + c] = activate((int64_t)acc[PANEL_WIDTH + c] + bias[j + c], in, &g[out + j + c]);
+                }
+            } else {
+                int64_t acc[PANEL_WIDTH];
+                if (in8)
+                    panel_dot64_i8(in8 + r * in, panel, in, width, acc);
+                else
+                    panel_dot64_i16(in16 + r * in, panel, in, width, acc);
+                for (c = 0; c < width; c++)
+                    act[j + c] = activate(acc[c] + bias[j + c], in, &g[j + c]);
+            }
+        }
+    }
+}
+
+int net_forward(const tifed_net *net, uint32_t first, uint32_t count)
+{
+    uint32_t l;
+    if (net->n_layers == 0u || count > net->batch_cap || first > net->buffer_cap ||
+        count > net->buffer_cap - first)
+        return -1;
+    layer_forward(net, 0u, net->x + first * net->dims[0], NULL, count);
+    for (l = 1; l < net->n_layers; l++)
+        layer_forward(net, l, NULL, net->act[l - 1u], count);
+    return 0;
+}
+
+int net_predict(const tifed_net *net, uint32_t first, uint32_t count, uint8_t *pred)
+{
+    const uint32_t classes = net->dims[net->n_layers];
+    uint32_t done = 0;
+    if (net->n_layers == 0u || first > net->buffer_cap || count > net->buffer_cap - first)
+        return -1;
+    while (done < count) {
+        const uint32_t chunk = count - done < net->batch_cap ? count - done : net->batch_cap;
+        const int16_t *a = net->act[net->n_layers - 1u];
+        uint32_t r, k;
+        net_forward(net, first + done, chunk);
+        for (r = 0; r < chunk; r++, a += classes) {
+            uint32_t best = 0;
+            for (k = 1; k < classes; k++)
+                if (a[k] > a[best]) /* strict: the first index wins a tie */
+                    best = k;
+            pred[done + r] = (uint8_t)best;
+        }
+        done += chunk;
+    }
+    return 0;
+}

@@ -1,0 +1,85 @@
+/* Tensor access for WRITE_TENSOR/READ_TENSOR, and the feedback seed. */
+#include <stddef.h>
+
+#include "core/net.h"
+#include "core/panel.h"
+#include "core/prng.h"
+
+int net_tensor_count(const tifed_net *net, uint32_t id, uint32_t *count)
+{
+    const uint32_t kind = id >> 4, l = id & 0x0Fu;
+    *count = 0;
+    if (l >= net->n_layers)
+        return -1;
+    switch (kind) {
+    case NET_TENSOR_WEIGHTS:
+        *count = net->dims[l] * net->dims[l + 1u];
+        return 0;
+    case NET_TENSOR_BIAS:
+        *count = net->dims[l + 1u];
+        return 0;
+    case NET_TENSOR_FEEDBACK:
+        if (l + 1u >= net->n_layers)
+            return -1; /* the last layer has no feedback matrix */
+        *count = net->dims[net->n_layers] * net->dims[l + 1u];
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Element e (row-major on the wire) of tensor id: an int32 cell, or for
+ * feedback an int16 cell; W is stored in panels (panel.h). */
+static void locate(const tifed_net *net, uint32_t id, uint32_t e, int32_t **i32, int16_t **i16)
+{
+    const uint32_t kind = id >> 4, l = id & 0x0Fu;
+    *i32 = NULL;
+    *i16 = NULL;
+    if (kind == NET_TENSOR_WEIGHTS) {
+        const uint32_t in = net->dims[l], out = net->dims[l + 1u];
+        *i32 = net->w[l] + panel_index(e / out, e % out, in, out);
+    } else if (kind == NET_TENSOR_BIAS) {
+        *i32 = net->b[l] + e;
+    } else {
+        *i16 = net->fb[l] + e;
+    }
+}
+
+int32_t net_tensor_get(const tifed_net *net, uint32_t id, uint32_t e)
+{
+    int32_t *i32;
+    int16_t *i16;
+    locate(net, id, e, &i32, &i16);
+    return i32 ? *i32 : *i16;
+}
+
+void net_tensor_set(tifed_net *net, uint32_t id, uint32_t e, int32_t value)
+{
+    int32_t *i32;
+    int16_t *i16;
+    locate(net, id, e, &i32, &i16);
+    if ((id >> 4) == NET_TENSOR_WEIGHTS) {
+        /* |INT32_MIN| = 2^31 fits uint32. */
+        const uint32_t magnitude = value < 0 ? 0u - (uint32_t)value : (uint32_t)value;
+        if (magnitude > net->w_bound[id & 0x0Fu])
+            net->w_bound[id & 0x0Fu] = magnitude;
+    }
+    if (i32)
+        *i32 = value;
+    else
+        *i16 = (int16_t)value;
+}
+
+void net_seed_feedback(tifed_net *net, uint32_t seed)
+{
+    /* One counter i runs through the hidden layers in order and each B_l in
+     * row-major order (models/README.md); each layer has its own range r. */
+    const uint32_t key = prng_mix32(seed), classes = net->dims[net->n_layers];
+    uint32_t i = 0, l, e;
+    for (l = 0; l + 1u < net->n_layers; l++) {
+        const uint32_t units = net->dims[l + 1u], r = prng_feedback_range(classes, units);
+        int16_t *fb = net->fb[l];
+        for (e = 0; e < classes * units; e++, i++)
+            fb[e] = prng_feedback_value(key, i, r);
+    }
+}

@@ -1,0 +1,211 @@
+/*
+ * DFA training (algorithm.md, "Backward"). Per mini-batch of n samples:
+ *   1. forward pass of all n samples with the weights as they were before
+ *      the batch (net_forward fills act/g_log2 of every layer);
+ *   2. deltas: last layer d = floor(e / g), hidden d = floor((e @ B_l) / g),
+ *      e = a_last - 16 * onehot(label);
+ *   3. every trained layer: W -= floor((a_prev^T @ d) / lr_inv),
+ *      b -= floor(sum_batch(d) / lr_inv), saturated to int32.
+ *
+ * The update contracts over the batch. The deltas are stored as an n x out
+ * matrix in panel layout (panel.h), and input columns a_prev[:, i] are first
+ * copied to contiguous scratch rows (the last layer's activation rows, free
+ * once the deltas exist), so updating W[i..i+1][j..j+3] is one panel kernel
+ * call over the batch. Its sums are int32 when the deltas' bound proves
+ * that exact (the usual case), else int64.
+ */
+#include <stddef.h>
+
+#include "core/intmath.h"
+#include "core/net.h"
+#include "core/panel.h"
+
+/* A cheap magnitude bound: OR-ing these over many t gives m with
+ * |t| <= m + 1 for every t (for t < 0, ~t = |t| - 1). */
+static inline uint32_t magnitude_bits(int32_t t)
+{
+    return (uint32_t)(t < 0 ? ~t : t);
+}
+
+/* Last layer: d = floor((a - t) / g), t = 16 at the label. Returns the
+ * magnitude bits of the deltas. */
+static uint32_t deltas_last(const tifed_net *net, const uint8_t *labels, uint32_t n)
+{
+    const uint32_t l = net->n_layers - 1u, classes = net->dims[l + 1u];
+    const int16_t *a = net->act[l];
+    const uint8_t *g = net->g_log2[l];
+    int32_t *d = net->delta[l];
+    uint32_t b, k, bits = 0;
+    for (b = 0; b < n; b++, a += classes, g += classes)
+        for (k = 0; k < classes; k++) {
+            const int32_t e = a[k] - (labels[b] == k ? 16 : 0);
+            const int32_t v = floor_shift_i32(e, g[k]);
+            d[panel_index(b, k, n, classes)] = v;
+            bits |= magnitude_bits(v);
+        }
+    return bits;
+}
+
+/* Hidden layer l: d = floor((e @ B_l) / g). With e = a_last - t,
+ * e @ B_l = a_last @ B_l - 16 * B_l[label, :]. The sum is exact in int32:
+ * |a| <= 128, |B| <= 32768 and at most 256 classes give |a @ B| <= 2^30,
+ * and 16 |B| <= 2^19 more. */
+static uint32_t deltas_hidden(const tifed_net *net, uint32_t l, const uint8_t *labels, uint32_t n)
+{
+    const uint32_t last = net->n_layers - 1u, classes = net->dims[last + 1u], out = net->dims[l + 1u];
+    const int16_t *fb = net->fb[l];
+    const int16_t *a = net->act[last];
+    const uint8_t *g = net->g_log2[l];
+    int32_t *d = net->delta[l];
+    uint32_t b, j, k, bits = 0;
+    for (b = 0; b < n; b++, a += classes, g += out) {
+        /* Labels are checked on arrival; an out-of-range one has no target. */
+        const int16_t *fb_label = labels[b] < classes ? fb + labels[b] * out : NULL;
+        for (j = 0; j < out; j++) {
+            const int16_t *col = fb + j;
+            int32_t acc = fb_label ? -16 * fb_label[j] : 0, v;
+            for (k = 0; k < classes; k++, col += out)
+                acc += a[k] * *col;
+            v = floor_shift_i32(acc, g[j]);
+            d[panel_index(b, j, n, out)] = v;
+            bits |= magnitude_bits(v);
+        }
+    }
+    return bits;
+}
+
+/* floor(acc / lr_inv): a shift when lr_inv = 2^shift (shift >= 0). */
+static inline int64_t scale32(int32_t acc, int shift, uint32_t lr_inv)
+{
+    if (shift >= 0)
+        return floor_shift_i32(acc, (unsigned)shift);
+    return lr_inv <= (uint32_t)INT32_MAX ? floor_div_pos(acc, (int32_t)lr_inv) : floor_div_i64(acc, lr_inv);
+}
+
+static inline int64_t scale64(int64_t acc, int shift, uint32_t lr_inv)
+{
+    return shift >= 0 ? floor_shift_i64(acc, (unsigned)shift) : floor_div_i64(acc, (int64_t)lr_inv);
+}
+
+/* w - q saturated to int32; the result's magnitude goes into *bits. */
+static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
+{
+    const int32_t v = sat_i32((int64_t)w - q);
+    *bits |= magnitude_bits(v);
+    return v;
+}
+
+typedef struct {
+    const tifed_net *net;
+    uint32_t in, out, n;
+    const int32_t *d;
+    int shift;
+    uint32_t lr_inv;
+    int narrow; /* int32 sums are exact */
+    uint32_t bits;
+} update_ctx;
+
+/* Rows i (input column c0) and, when c1 is not NULL, i + 1 (column c1) of W. */
+static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0, const int16_t *c1)
+{
+    uint32_t j, c;
+    for (j = 0; j < u->out; j += PANEL_WIDTH) {
+        const uint32_t width = panel_width(j, u->out);
+        const int32_t *dp = u->d + panel_start(j, u->n);
+        int32_t *w0 = w + panel_start(j, u->in) + i * width, *w1 = w0 + width;
+        if (u->narrow) {
+            int32_t acc[2u * PANEL_WIDTH];
+            panel_dot32_i16(c0, c1, dp, u->n, width, acc);
+            for (c = 0; c < width; c++)
+                w0[c] = step(w0[c], scale32(acc[c], u->shift, u->lr_inv), &u->bits);
+            if (c1)
+                for (c = 0; c < width; c++)
+                    w1[c] = step(w1[c], scale32(acc[PANEL_WIDTH + c], u->shift, u->lr_inv), &u->bits);
+        } else {
+            int64_t acc[PANEL_WIDTH];
+            panel_dot64_i16(c0, dp, u->n, width, acc);
+            for (c = 0; c < width; c++)
+                w0[c] = step(w0[c], scale64(acc[c], u->shift, u->lr_inv), &u->bits);
+            if (c1) {
+                panel_dot64_i16(c1, dp, u->n, width, acc);
+                for (c = 0; c < width; c++)
+                    w1[c] = step(w1[c], scale64(acc[c], u->shift, u->lr_inv), &u->bits);
+            }
+        }
+    }
+}
+
+static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, uint32_t lr_inv,
+                         uint32_t delta_bits)
+{
+    const uint32_t in = net->dims[l], out = net->dims[l + 1u], classes = net->dims[net->n_layers];
+    const int8_t *x = l == 0u ? net->x + first * in : NULL;
+    const int16_t *a_prev = l == 0u ? NULL : net->act[l - 1u];
+    /* Scratch columns: batch_cap * classes int16, room for two when 2n fit. */
+    int16_t *c0 = net->act[net->n_layers - 1u], *c1 = c0 + n;
+    const uint32_t step_i = 2u * n <= net->batch_cap * classes ? 2u : 1u;
+    int32_t *bias = net->b[l];
+    update_ctx u;
+    uint32_t i, j, b, c, unused = 0;
+
+    u.net = net;
+    u.in = in;
+    u.out = out;
+    u.n = n;
+    u.d = net->delta[l];
+    u.shift = log2_exact_u32(lr_inv);
+    u.lr_inv = lr_inv;
+    /* |delta| <= delta_bits + 1; products with |a| <= 128 must stay int32. */
+    u.narrow = delta_bits < UINT32_MAX && dot32_exact(n, delta_bits + 1u);
+    u.bits = 0;
+
+    for (i = 0; i < in; i += step_i) {
+        const int two = step_i == 2u && i + 1u < in;
+        for (b = 0; b < n; b++) {
+            c0[b] = x ? x[b * in + i] : a_prev[b * in + i];
+            if (two)
+                c1[b] = x ? x[b * in + i + 1u] : a_prev[b * in + i + 1u];
+        }
+        update_rows(&u, net->w[l], i, c0, two ? c1 : NULL);
+    }
+    net->w_bound[l] = u.bits + 1u; /* bits <= INT32_MAX, so no wrap */
+
+    for (j = 0; j < out; j += PANEL_WIDTH) {
+        const uint32_t width = panel_width(j, out);
+        const int32_t *dp = u.d + panel_start(j, n);
+        int64_t sum[PANEL_WIDTH] = {0, 0, 0, 0};
+        for (b = 0; b < n; b++, dp += width)
+            for (c = 0; c < width; c++)
+                sum[c] += dp[c];
+        for (c = 0; c < width; c++)
+            bias[j + c] = step(bias[j + c], scale64(sum[c], u.shift, lr_inv), &unused);
+    }
+}
+
+int net_train(tifed_net *net, uint32_t n, uint32_t batch, uint32_t epochs, uint32_t lr_inv, int layer)
+{
+    const int last = (int)net->n_layers - 1;
+    uint32_t epoch, first, delta_bits[TIFED_MAX_LAYERS];
+    int l;
+    if (net->n_layers == 0u || batch < 1u || batch > net->batch_cap || n > net->buffer_cap || lr_inv < 1u ||
+        layer < -1 || layer > last)
+        return -1;
+    for (epoch = 0; epoch < epochs; epoch++) {
+        for (first = 0; n - first >= batch; first += batch) {
+            const uint8_t *labels = net->label + first;
+            net_forward(net, first, batch);
+            /* Every delta before any update: the update's scratch columns
+             * overwrite the last layer's activations. */
+            for (l = 0; l <= last; l++) {
+                if (layer != -1 && layer != l)
+                    continue;
+                delta_bits[l] = l == last ? deltas_last(net, labels, batch)
+                                          : deltas_hidden(net, (uint32_t)l, labels, batch);
+            }
+            for (l = 0; l <= last; l++)
+                if (layer == -1 || layer == l)
+                    update_layer(net, (uint32_t)l, first, batch, lr_inv, delta_bits[l]);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,93 @@
+"""--board names -> Board plug-ins (interfaces.md lists the names)."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+from tifed.boards.base import Board
+from tifed.boards.host import HostBoard
+from tifed.boards.serial_port import SerialPortBoard, is_port_name
+from tifed.boards.sim import SimBoard
+from tifed.errors import ConfigError
+
+QEMU_BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit")
+RENODE_BOARDS = ("renode-nrf52840", "renode-stm32f4")
+BOARD_NAMES = ("sim", "host", *QEMU_BOARDS, *RENODE_BOARDS)
+
+# Emulator plug-ins live in their own modules, imported only when asked for,
+# so a machine (or a checkout) without them still runs the other boards.
+_PLUGINS = {
+    "qemu": ("tifed.boards.qemu", "QemuBoard", QEMU_BOARDS),
+    "renode": ("tifed.boards.renode", "RenodeBoard", RENODE_BOARDS),
+}
+
+
+class BoardUnavailable(ConfigError):
+    """A known board name whose plug-in module is not part of this checkout."""
+
+
+def all_board_names() -> list[str]:
+    return list(BOARD_NAMES)
+
+
+def _plugin_class(family: str, name: str):
+    module_name, class_name, _ = _PLUGINS[family]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # the plug-in exists but imports something missing: a real bug
+        path = "harness/" + module_name.split(".", 1)[1].replace(".", "/") + ".py"
+        raise BoardUnavailable(f"board {name} is not available yet ({path} is missing)") from None
+    return getattr(module, class_name)
+
+
+def get_board(name: str) -> Board:
+    """The Board for a --board value: a name from BOARD_NAMES, or a serial
+    port or pyserial URL (/dev/ttyACM0, socket://HOST:PORT, rfc2217://...)."""
+    name = str(name).strip()
+    if name == "sim":
+        return SimBoard()
+    if name == "host":
+        return HostBoard()
+    for family, (_, _, names) in _PLUGINS.items():
+        if name in names:
+            return _plugin_class(family, name)(name)
+    if is_port_name(name):
+        return SerialPortBoard(name)
+    raise ConfigError(
+        f"unknown board {name!r}; valid: {', '.join(BOARD_NAMES)}, "
+        "or a serial port or URL (/dev/ttyACM0, socket://HOST:PORT, rfc2217://HOST:PORT)"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardRow:
+    """One line of `tifed boards`."""
+
+    name: str
+    family: str
+    buildable: bool
+    runnable: bool
+    missing: tuple[str, ...]
+    install_hint: str
+
+
+def describe_boards() -> list[BoardRow]:
+    """What can be built and run here, and why not, for every named board
+    plus one row for serial ports and URLs."""
+    rows = []
+    for name in BOARD_NAMES:
+        family = name.split("-", 1)[0]
+        try:
+            board = get_board(name)
+            available = board.availability()
+        except BoardUnavailable:
+            module = _PLUGINS[family][0]
+            rows.append(BoardRow(name, family, False, False, (module,), "not part of this checkout yet"))
+            continue
+        rows.append(BoardRow(name, board.family, available.buildable, available.runnable,
+                             tuple(available.missing), available.install_hint))
+    rows.append(BoardRow("PORT or URL", "serial", False, True, (),
+                         "flash the board's image yourself; pass /dev/ttyACM0, socket://HOST:PORT or rfc2217://HOST:PORT"))
+    return rows

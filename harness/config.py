@@ -1,0 +1,178 @@
+"""A run's options (`tifed run`) and their validation.
+
+`RunConfig` holds what the user asked for; `prepare()` checks every option,
+resolves boards, model, data and schedule, and returns a `RunPlan`, or raises
+a ConfigError with one line. Nothing here starts a device: every mistake
+interfaces.md lists (unknown board, model too big for a board's RAM, K not a
+multiple of L, missing toolchain, unreadable data) is reported before the
+first device exists.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+import tifed_models
+from tifed import datasets
+from tifed.boards.base import Board
+from tifed.boards.registry import get_board
+from tifed.errors import ConfigError
+from tifed.server.schedule import Round, plan
+
+MODES = ("full", "single")
+U16 = 0xFFFF  # CONFIGURE / TRAIN carry buffer and batch as u16
+U32 = 0xFFFFFFFF
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The options of `tifed run`; defaults are the paper's (interfaces.md)."""
+
+    boards: tuple[str, ...]
+    devices: int
+    mode: str
+    dataset: str
+    model: str
+    out: str
+    buffers: int | None = None
+    rounds: int | None = None
+    buffer_len: int = 50
+    batch: int = 25
+    epochs: int = 5
+    lr_inv: int = 2048
+    seed: int = 0
+    validate: bool = True
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """A checked run: everything the server needs, nothing started yet."""
+
+    config: RunConfig
+    dims: tuple[int, ...]
+    boards: list[Board]  # one per device (the same object for devices of one kind)
+    layers: list[int | None]  # per device: the layer it trains (single mode) or None
+    data: datasets.Dataset
+    shards: list[tuple[np.ndarray, np.ndarray]]
+    schedule: list[Round]
+
+    @property
+    def arena_need(self) -> int:
+        return tifed_models.arena_bytes(self.dims, self.config.buffer_len, self.config.batch)
+
+    def resolved(self) -> dict[str, Any]:
+        """results.json "config": every option with its resolved value."""
+        c = self.config
+        return {
+            "boards": list(c.boards),
+            "device_boards": [b.name for b in self.boards],
+            "devices": c.devices,
+            "mode": c.mode,
+            "dataset": c.dataset,
+            "model": "-".join(map(str, self.dims)),
+            "dims": list(self.dims),
+            "buffers": self.schedule[-1].buffer + 1,
+            "rounds": len(self.schedule),
+            "buffers_option": c.buffers,
+            "rounds_option": c.rounds,
+            "buffer_len": c.buffer_len,
+            "batch": c.batch,
+            "epochs": c.epochs,
+            "lr_inv": c.lr_inv,
+            "seed": c.seed,
+            "validate": c.validate,
+            "out": c.out,
+            "train_samples": int(self.data.x_train.shape[0]),
+            "test_samples": int(self.data.x_test.shape[0]),
+            "shard_samples": int(self.shards[0][0].shape[0]),
+            "classes": self.data.classes,
+            "arena_bytes_needed": self.arena_need,
+        }
+
+
+def _check_range(name: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+
+
+def check_options(c: RunConfig) -> tuple[int, ...]:
+    """The checks that need no board and no data; returns the model dims."""
+    if not c.boards:
+        raise ConfigError("give at least one --board")
+    if c.mode not in MODES:
+        raise ConfigError(f"--mode must be full or single, got {c.mode!r}")
+    _check_range("--devices", c.devices, 1, 255)
+    _check_range("--buffer-len", c.buffer_len, 1, U16)
+    _check_range("--batch", c.batch, 1, U16)
+    _check_range("--epochs", c.epochs, 1, U16)
+    _check_range("--lr-inv", c.lr_inv, 1, U32)
+    _check_range("--seed", c.seed, 0, U32)
+    _check_range("--buffers", c.buffers, 1, U16 * U16)
+    _check_range("--rounds", c.rounds, 1, U16 * U16)
+    if c.buffers is not None and c.rounds is not None:
+        raise ConfigError("give --buffers or --rounds, not both")
+    if c.batch > c.buffer_len:
+        raise ConfigError(f"--batch {c.batch} is larger than --buffer-len {c.buffer_len}: no mini-batch would run")
+    if not c.out:
+        raise ConfigError("--out DIR is required")
+    try:
+        dims = tifed_models.parse_model(c.model)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if c.mode == "single":
+        try:
+            tifed_models.layer_groups(c.devices, len(dims) - 1)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return dims
+
+
+def resolve_boards(c: RunConfig, dims: tuple[int, ...]) -> list[Board]:
+    """One Board per device, the --board values dealt out in turn; checks that
+    each can run here and has RAM for the model."""
+    kinds: dict[str, Board] = {}
+    for name in c.boards:
+        if name not in kinds:
+            kinds[name] = get_board(name)
+    per_device = [kinds[c.boards[i % len(c.boards)]] for i in range(c.devices)]
+    uses = Counter(b.name for b in per_device)
+    need = tifed_models.arena_bytes(dims, c.buffer_len, c.batch)
+    for board in kinds.values():
+        if board.family == "serial" and uses[board.name] > 1:
+            raise ConfigError(
+                f"port {board.name} would serve {uses[board.name]} devices; give one --board per physical board"
+            )
+        avail = board.availability()
+        if not avail.runnable:
+            hint = f" (install: {avail.install_hint})" if avail.install_hint else ""
+            missing = ", ".join(avail.missing) or "a requirement"
+            raise ConfigError(f"board {board.name} cannot run here: {missing} missing{hint}")
+        room = board.ram_arena_bytes()
+        if room is not None and need > room:
+            raise ConfigError(
+                f"model {'-'.join(map(str, dims))} with --buffer-len {c.buffer_len} and --batch {c.batch} "
+                f"needs {need} bytes of RAM arena; board {board.name} has {room}"
+            )
+    return per_device
+
+
+def prepare(c: RunConfig) -> RunPlan:
+    """Check everything, load the data, plan the rounds (module docstring)."""
+    dims = check_options(c)
+    boards = resolve_boards(c, dims)
+    data = datasets.load(c.dataset, c.seed)
+    model = "-".join(map(str, dims))
+    if dims[0] != data.inputs:
+        raise ConfigError(f"model {model} takes {dims[0]} inputs but data set {c.dataset} has {data.inputs}")
+    if dims[-1] != data.classes:
+        raise ConfigError(f"model {model} has {dims[-1]} outputs but data set {c.dataset} has {data.classes} classes")
+    shards = data.shards(c.devices, c.seed)
+    schedule = plan(shards[0][0].shape[0], c.buffer_len, c.epochs, buffers=c.buffers, rounds=c.rounds)
+    if c.mode == "single":
+        layers: list[int | None] = list(tifed_models.layer_groups(c.devices, len(dims) - 1))
+    else:
+        layers = [None] * c.devices
+    return RunPlan(config=c, dims=dims, boards=boards, layers=layers, data=data, shards=shards, schedule=schedule)

@@ -1,0 +1,57 @@
+"""The harness's exceptions.
+
+Every error a user can cause or meet (bad option, missing toolchain, a device
+that answered badly or vanished) is a TifedError whose message is one line
+that makes sense on its own: the CLI prints `tifed: error: <message>` and
+exits non-zero, without a traceback. Anything that is not a TifedError is a
+bug in the harness and keeps its traceback.
+"""
+from __future__ import annotations
+
+
+class TifedError(Exception):
+    """Base class: a one-line message meant for the user."""
+
+
+class ConfigError(TifedError):
+    """Bad input from the user: options, board names, case files, data."""
+
+
+class BuildError(TifedError):
+    """The firmware could not be built (missing tool, compiler error)."""
+
+
+class DeviceError(TifedError):
+    """A device answered a request with a status other than OK.
+
+    `status` is the PROTOCOL.md status name ("NO_ROOM", "BAD_ARGUMENT", ...),
+    `command` the request's name ("CONFIGURE", ...)."""
+
+    def __init__(self, message: str, *, status: str = "", command: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.command = command
+
+
+class NoRoomError(DeviceError):
+    """CONFIGURE answered NO_ROOM: the model and buffers do not fit the arena.
+
+    `needed` and `available` are the bytes the device reported."""
+
+    def __init__(self, message: str, *, needed: int, available: int, command: str = "CONFIGURE"):
+        super().__init__(message, status="NO_ROOM", command=command)
+        self.needed = needed
+        self.available = available
+
+
+class ProtocolError(TifedError):
+    """The device's answers broke PROTOCOL.md (bad frames past the retry
+    budget, wrong length, wrong sequence number, no answer in time)."""
+
+
+class DeviceGone(TifedError):
+    """The link closed or the device's process exited."""
+
+
+class LinkError(TifedError):
+    """The link to a device (port, pty, socket URL) could not be opened."""

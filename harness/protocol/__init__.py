@@ -1,0 +1,1 @@
+"""The harness's side of firmware/protocol/PROTOCOL.md."""

@@ -1,0 +1,305 @@
+"""DeviceClient: the server's side of PROTOCOL.md over one byte link.
+
+The link is anything with pyserial's `read(n)`, `write(b)` and `timeout`
+(normally what `tifed.transport.open_link` returns). One request is
+outstanding at a time. A NAK or a garbled response makes the client send the
+same request again with the same `seq`: the device answers a repeated
+`seq`/`code` from its stored response without executing it twice, so a retry
+is always safe. Responses with another `seq` (late duplicates of an earlier
+answer) are dropped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import serial
+
+from tifed.errors import DeviceError, DeviceGone, NoRoomError, ProtocolError, TifedError
+from tifed.protocol import commands as cmd
+from tifed.protocol.commands import Command, Status, TensorKind, tensor_id
+from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, VERSION, Frame, FrameDecoder, encode_frame
+
+DEFAULT_TIMEOUT = 10.0  # seconds for one answer to an ordinary command
+DEFAULT_TRAIN_TIMEOUT = 1800.0  # TRAIN on a slow emulator with a big model takes long
+DEFAULT_RETRIES = 5
+POLL_INTERVAL = 0.1  # seconds one read blocks, so a dead device is noticed
+
+
+@dataclasses.dataclass
+class LinkCounters:
+    """Running totals; the server takes differences per round."""
+
+    requests: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    retransmissions: int = 0
+    naks: int = 0
+    bad_frames: int = 0  # received frames that failed COBS/CRC
+    stale_frames: int = 0  # well-formed responses to an earlier request
+    timeouts: int = 0
+
+    @property
+    def wire_bytes(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
+    def snapshot(self) -> "LinkCounters":
+        return dataclasses.replace(self)
+
+
+class DeviceClient:
+    def __init__(
+        self,
+        port: Any,
+        *,
+        name: str = "device",
+        device: Any = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        train_timeout: float = DEFAULT_TRAIN_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        first_seq: int = 1,
+    ):
+        """`device` (optional, a boards.base.RunningDevice) lets the client
+        tell a dead process from a slow one and say why it died."""
+        self.port = port
+        self.name = name
+        self.device = device
+        self.timeout = timeout
+        self.train_timeout = train_timeout
+        self.retries = retries
+        self.counters = LinkCounters()
+        self.info: cmd.Identify | None = None
+        self._seq = (first_seq - 1) % 255  # _next_seq() yields first_seq
+        self._decoder = FrameDecoder()
+        self._frames: list[Frame] = []
+        try:
+            port.timeout = POLL_INTERVAL
+        except (AttributeError, ValueError, serial.SerialException):
+            pass
+
+    # --- request / response ---------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self._seq = self._seq % 255 + 1  # 1..255, never 0 (0 is the NAK's seq)
+        return self._seq
+
+    def request(self, command: Command, payload: bytes = b"", *, timeout: float | None = None) -> bytes:
+        """Send one request; return the response payload after its OK status."""
+        status, body = self.transact(command, payload, timeout=timeout)
+        if status != Status.OK:
+            raise DeviceError(
+                f"{self.name}: {command.name} failed with {cmd.status_name(status)}",
+                status=cmd.status_name(status),
+                command=command.name,
+            )
+        return body
+
+    def transact(self, command: Command, payload: bytes = b"", *, timeout: float | None = None) -> tuple[int, bytes]:
+        """Send one request; return (status, rest of the response payload)."""
+        if self.info is None and command != Command.IDENTIFY:
+            # The first request of a session is always IDENTIFY. A device that
+            # outlived an earlier session still stores that session's last
+            # (seq, code) and would answer a colliding request from storage
+            # without executing it; for IDENTIFY that is harmless, and after
+            # it the device's stored request is ours.
+            self.identify()
+        limit = self.info.max_payload if self.info else None
+        if limit is not None and len(payload) > limit:
+            raise ProtocolError(f"{self.name}: {command.name} payload of {len(payload)} bytes exceeds max_payload {limit}")
+        timeout = self.timeout if timeout is None else timeout
+        seq = self._next_seq()
+        wire = encode_frame(seq, command, payload)
+        self.counters.requests += 1
+        self._send(wire)
+        failures = 0
+        while True:
+            outcome = self._await(seq, command, time.monotonic() + timeout)
+            if isinstance(outcome, Frame):
+                if not outcome.payload:
+                    raise ProtocolError(f"{self.name}: {command.name} response has no status byte")
+                return outcome.payload[0], outcome.payload[1:]
+            failures += 1
+            if failures > self.retries:
+                raise ProtocolError(
+                    f"{self.name}: no valid answer to {command.name} after {failures} tries (last: {outcome})"
+                )
+            self.counters.retransmissions += 1
+            self._send(wire)
+
+    def _send(self, wire: bytes) -> None:
+        try:
+            self.port.write(wire)
+            flush = getattr(self.port, "flush", None)
+            if flush is not None:
+                flush()
+        except (serial.SerialException, OSError) as exc:
+            raise self._gone(f"write failed ({exc})") from None
+        self.counters.bytes_sent += len(wire)
+
+    def _await(self, seq: int, command: Command, deadline: float) -> Frame | str:
+        """The response to (seq, command), or a string saying why to retransmit."""
+        bad_before = self._decoder.frames_bad
+        while True:
+            while self._frames:
+                frame = self._frames.pop(0)
+                if frame.code == NAK_CODE:
+                    self.counters.naks += 1
+                    status = cmd.status_name(frame.payload[0]) if frame.payload else "no status"
+                    return f"NAK {status}"
+                if frame.version == VERSION and frame.seq == seq and frame.code == command | RESPONSE_BIT:
+                    return frame
+                self.counters.stale_frames += 1
+            if self._decoder.frames_bad != bad_before:
+                self.counters.bad_frames += self._decoder.frames_bad - bad_before
+                return f"garbled response ({self._decoder.last_error})"
+            if time.monotonic() > deadline:
+                self.counters.timeouts += 1
+                if self.device is not None and not self.device.alive():
+                    raise self._gone("no answer")
+                return "timeout"
+            self._receive()
+
+    def _receive(self) -> None:
+        try:
+            waiting = getattr(self.port, "in_waiting", 0)
+            data = self.port.read(max(1, waiting))
+        except (serial.SerialException, OSError) as exc:
+            raise self._gone(f"link closed ({exc})") from None
+        if not data:
+            if self.device is not None and not self.device.alive():
+                raise self._gone("link quiet")
+            return
+        self.counters.bytes_received += len(data)
+        self._frames.extend(self._decoder.feed(data))
+
+    def _gone(self, what: str) -> DeviceGone:
+        why = what
+        if self.device is not None and not self.device.alive():
+            why = self.device.describe_exit()
+        return DeviceGone(f"{self.name}: device gone: {why}")
+
+    # --- commands -------------------------------------------------------------
+
+    def identify(self) -> cmd.Identify:
+        info = cmd.Identify.decode(self.request(Command.IDENTIFY))
+        if info.proto != cmd.PROTOCOL_VERSION:
+            raise ProtocolError(f"{self.name}: device speaks protocol {info.proto}, the harness {cmd.PROTOCOL_VERSION}")
+        if info.max_payload < 16:
+            raise ProtocolError(f"{self.name}: max_payload {info.max_payload} is too small to be usable")
+        self.info = info
+        return info
+
+    @property
+    def max_payload(self) -> int:
+        if self.info is None:
+            self.identify()
+        return self.info.max_payload
+
+    def configure(self, dims: Sequence[int], buffer_cap: int, batch_cap: int) -> cmd.ConfigureResult:
+        dims = tuple(int(d) for d in dims)
+        payload = cmd.encode_configure(dims, buffer_cap, batch_cap)
+        status, body = self.transact(Command.CONFIGURE, payload)
+        if status == Status.NO_ROOM:
+            room = cmd.ConfigureResult.decode(body)
+            raise NoRoomError(
+                f"{self.name}: model {'-'.join(map(str, dims))} with {buffer_cap} samples and batch {batch_cap} "
+                f"needs {room.arena_used} bytes of RAM arena, the device has {room.arena_bytes}",
+                needed=room.arena_used,
+                available=room.arena_bytes,
+            )
+        if status != Status.OK:
+            raise DeviceError(
+                f"{self.name}: CONFIGURE {'-'.join(map(str, dims))} failed with {cmd.status_name(status)}",
+                status=cmd.status_name(status),
+                command="CONFIGURE",
+            )
+        return cmd.ConfigureResult.decode(body)
+
+    def write_tensor(self, tensor: int, values: np.ndarray) -> None:
+        """Write a whole tensor (row-major), chunked to max_payload."""
+        flat = np.ascontiguousarray(values).ravel()
+        if flat.size and (flat.min() < -(1 << 31) or flat.max() >= (1 << 31)):
+            raise TifedError(f"{self.name}: tensor 0x{tensor:02X} has values outside int32")
+        step = min(0xFFFF, (self.max_payload - cmd.WRITE_TENSOR_HEADER) // 4)
+        for start in range(0, flat.size, step):
+            self.request(Command.WRITE_TENSOR, cmd.encode_write_tensor(tensor, start, flat[start : start + step]))
+
+    def read_tensor(self, tensor: int, count: int) -> np.ndarray:
+        step = min(0xFFFF, (self.max_payload - cmd.RESPONSE_STATUS) // 4)
+        parts = []
+        for start in range(0, count, step):
+            n = min(step, count - start)
+            body = self.request(Command.READ_TENSOR, cmd.encode_read_tensor(tensor, start, n))
+            parts.append(cmd.decode_read_tensor(body, n))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+    def write_model(self, model: Any) -> None:
+        """Weights and biases of a tifed_models.Model."""
+        for layer, (w, b) in enumerate(zip(model.weights, model.biases)):
+            self.write_tensor(tensor_id(TensorKind.WEIGHTS, layer), w)
+            self.write_tensor(tensor_id(TensorKind.BIAS, layer), b)
+
+    def read_model(self, dims: Sequence[int]) -> Any:
+        import tifed_models
+
+        weights, biases = [], []
+        for layer in range(len(dims) - 1):
+            rows, cols = int(dims[layer]), int(dims[layer + 1])
+            w = self.read_tensor(tensor_id(TensorKind.WEIGHTS, layer), rows * cols)
+            weights.append(w.reshape(rows, cols))
+            biases.append(self.read_tensor(tensor_id(TensorKind.BIAS, layer), cols))
+        return tifed_models.Model(weights=weights, biases=biases)
+
+    def write_feedback(self, mats: Sequence[np.ndarray]) -> None:
+        """Explicit feedback matrices B_l (C x d_{l+1}), one per hidden layer."""
+        for layer, mat in enumerate(mats):
+            mat = np.asarray(mat)
+            if mat.size and (mat.min() < -32768 or mat.max() > 32767):
+                raise TifedError(f"{self.name}: feedback matrix {layer} has values outside int16")
+            self.write_tensor(tensor_id(TensorKind.FEEDBACK, layer), mat)
+
+    def set_feedback_seed(self, seed: int) -> None:
+        self.request(Command.SET_FEEDBACK_SEED, cmd.encode_set_feedback_seed(seed))
+
+    def write_samples(self, x: np.ndarray, labels: np.ndarray, first: int = 0) -> None:
+        """Store samples first..first+n-1: x int8 (n, d0), labels 0..255."""
+        x = np.asarray(x)
+        labels = np.asarray(labels)
+        if x.ndim != 2 or labels.shape != (x.shape[0],):
+            raise TifedError(f"{self.name}: samples must be x (n, d0) with n labels, got {x.shape} and {labels.shape}")
+        if x.size and (x.min() < -128 or x.max() > 127):
+            raise TifedError(f"{self.name}: sample inputs must fit int8")
+        if labels.size and (labels.min() < 0 or labels.max() > 255):
+            raise TifedError(f"{self.name}: labels must be 0..255")
+        if first + x.shape[0] > 0xFFFF:
+            raise TifedError(f"{self.name}: a device buffer holds at most 65535 samples")
+        step = (self.max_payload - cmd.WRITE_SAMPLES_HEADER) // (1 + x.shape[1])
+        if step < 1:
+            raise TifedError(
+                f"{self.name}: one sample of {x.shape[1]} inputs does not fit max_payload {self.max_payload}"
+            )
+        for start in range(0, x.shape[0], step):
+            payload = cmd.encode_write_samples(first + start, x[start : start + step], labels[start : start + step])
+            self.request(Command.WRITE_SAMPLES, payload)
+
+    def train(self, n: int, batch: int, epochs: int, lr_inv: int, layer: int = -1) -> int:
+        """Train on samples 0..n-1; returns the device's counter (0 if none)."""
+        body = self.request(Command.TRAIN, cmd.encode_train(n, batch, epochs, lr_inv, layer), timeout=self.train_timeout)
+        return cmd.decode_train(body)
+
+    def predict(self, n: int, first: int = 0) -> np.ndarray:
+        step = min(0xFFFF, self.max_payload - cmd.RESPONSE_STATUS)
+        parts = []
+        for start in range(first, first + n, step):
+            count = min(step, first + n - start)
+            body = self.request(Command.PREDICT, cmd.encode_predict(start, count), timeout=self.train_timeout)
+            parts.append(cmd.decode_predict(body, count))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def stats(self) -> cmd.Stats:
+        return cmd.Stats.decode(self.request(Command.STATS))
+
+    def reset(self) -> None:
+        self.request(Command.RESET)

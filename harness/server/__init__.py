@@ -1,0 +1,1 @@
+"""The federated-learning server: schedule, per-device workers, the loop."""

@@ -1,0 +1,29 @@
+"""Opening the byte link to a device. Every link (a pty of a host or QEMU
+process, a TCP socket of Renode or ser2net, an RFC2217 port, a USB serial
+adapter) goes through pyserial's `serial_for_url`, so URL options such as
+`socket://host:port?logging=debug` or `rfc2217://host:port?ign_set_control`
+pass through unchanged."""
+from __future__ import annotations
+
+from typing import Any
+
+import serial
+
+from tifed.errors import LinkError
+
+DEFAULT_BAUDRATE = 115200
+DEFAULT_TIMEOUT = 0.1  # seconds; DeviceClient sets its own poll interval anyway
+
+
+def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any):
+    """Open `url` (a path like /dev/ttyACM0 or /dev/pts/3, or socket://,
+    rfc2217://, loop://, ...) and return the pyserial object."""
+    try:
+        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, **kwargs)
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise LinkError(f"cannot open {url}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,13 @@
+"""The host firmware, built once per test session through harness/build.py."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def host_image():
+    from tifed import build
+
+    if not (build.firmware_dir() / "Makefile").is_file():
+        pytest.skip("firmware/Makefile is not in this checkout")
+    return build.build("host")

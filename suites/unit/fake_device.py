@@ -1,0 +1,147 @@
+"""A device written in Python, for testing the harness's client without
+firmware: it speaks PROTOCOL.md over a TCP socket (the client connects with
+socket://), computes with tifed_models, and can misbehave on request (NAK,
+drop, duplicate or corrupt a response, hang up) to exercise the retry logic."""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import numpy as np
+
+import tifed_models
+from tifed.protocol.commands import Command, Status
+from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, FrameDecoder, encode_frame
+
+
+class FakeDevice:
+    def __init__(self, max_payload: int = 64, arena_bytes: int = 1 << 20):
+        self.max_payload = max_payload
+        self.arena_bytes = arena_bytes
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.executed: dict[str, int] = {}  # command name -> times executed
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        # Faults, each consumed as it fires.
+        self.nak_requests = 0  # answer the next N frames with a NAK, unexecuted
+        self.drop_responses = 0  # execute, store, but do not send the next N responses
+        self.duplicate_responses = 0  # send the next N responses twice
+        self.corrupt_responses = 0  # flip one byte in the next N responses
+        self.hang_up_on: str | None = None  # close the link on receiving this command
+        self._last: tuple[int, int, bytes] | None = None  # seq, code, stored wire response
+        self._dims: tuple[int, ...] | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+    # --- link -----------------------------------------------------------------
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return
+        decoder = FrameDecoder()
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.bytes_received += len(data)
+                bad_before = decoder.frames_bad
+                frames = decoder.feed(data)
+                for _ in range(decoder.frames_bad - bad_before):
+                    self._send(conn, encode_frame(0, NAK_CODE, bytes([Status.BAD_CRC])))
+                for frame in frames:
+                    if not self._handle(conn, frame):
+                        return
+
+    def _send(self, conn: socket.socket, wire: bytes) -> None:
+        conn.sendall(wire)
+        self.bytes_sent += len(wire)
+
+    def _handle(self, conn: socket.socket, frame) -> bool:
+        if self.nak_requests:
+            self.nak_requests -= 1
+            self._send(conn, encode_frame(0, NAK_CODE, bytes([Status.BAD_CRC])))
+            return True
+        name = Command(frame.code).name if frame.code in Command._value2member_map_ else f"0x{frame.code:02X}"
+        if name == self.hang_up_on:
+            conn.shutdown(socket.SHUT_RDWR)
+            return False
+        if self._last and self._last[:2] == (frame.seq, frame.code):
+            wire = self._last[2]  # a retransmission: answer again, do not execute
+        else:
+            self.executed[name] = self.executed.get(name, 0) + 1
+            status, body = self._execute(frame.code, frame.payload)
+            wire = encode_frame(frame.seq, frame.code | RESPONSE_BIT, bytes([status]) + body)
+            self._last = (frame.seq, frame.code, wire)
+        if self.drop_responses:
+            self.drop_responses -= 1
+            return True
+        if self.corrupt_responses:
+            self.corrupt_responses -= 1
+            broken = bytearray(wire)
+            broken[1] ^= 0x01 if broken[1] != 0x01 else 0x03  # still no zero byte: a CRC error
+            self._send(conn, bytes(broken))
+            return True
+        self._send(conn, wire)
+        if self.duplicate_responses:
+            self.duplicate_responses -= 1
+            self._send(conn, wire)
+        return True
+
+    # --- commands -------------------------------------------------------------
+
+    def _execute(self, code: int, p: bytes) -> tuple[int, bytes]:
+        if code == Command.IDENTIFY:
+            return Status.OK, struct.pack("<BHIB", 1, self.max_payload, self.arena_bytes, 0) + b"\x04fake\x04fake"
+        if code == Command.CONFIGURE:
+            n_layers, buffer_cap, batch_cap = struct.unpack_from("<BHH", p)
+            dims = struct.unpack_from(f"<{n_layers + 1}H", p, 5)
+            need = tifed_models.arena_bytes(dims, buffer_cap, batch_cap)
+            if need > self.arena_bytes:
+                return Status.NO_ROOM, struct.pack("<II", need, self.arena_bytes)
+            self._dims = dims
+            self.model = tifed_models.Model.zeros(dims)
+            self.feedback = [np.zeros((dims[-1], d), dtype=np.int64) for d in dims[1:-1]]
+            self.x = np.zeros((buffer_cap, dims[0]), dtype=np.int8)
+            self.labels = np.zeros(buffer_cap, dtype=np.int64)
+            return Status.OK, struct.pack("<II", need, self.arena_bytes)
+        if self._dims is None:
+            return Status.BAD_STATE, b""
+        if code in (Command.WRITE_TENSOR, Command.READ_TENSOR):
+            tensor, offset, count = struct.unpack_from("<BIH", p)
+            kind, layer = tensor >> 4, tensor & 15
+            target = [self.model.weights, self.model.biases, self.feedback][kind][layer]
+            flat = target.reshape(-1)  # a view: writes land in the tensor
+            if code == Command.READ_TENSOR:
+                return Status.OK, flat[offset : offset + count].astype("<i4").tobytes()
+            flat[offset : offset + count] = np.frombuffer(p, dtype="<i4", count=count, offset=7)
+            return Status.OK, b""
+        if code == Command.WRITE_SAMPLES:
+            first, count = struct.unpack_from("<HH", p)
+            records = np.frombuffer(p, dtype=np.uint8, offset=4).reshape(count, -1)
+            self.labels[first : first + count] = records[:, 0]
+            self.x[first : first + count] = records[:, 1:].view(np.int8)
+            return Status.OK, b""
+        if code == Command.TRAIN:
+            n, batch, epochs, lr_inv, layer = struct.unpack("<HHHIb", p)
+            t = tifed_models.targets(self.labels[:n], self._dims[-1])
+            self.model = tifed_models.train(self.model, self.feedback, self.x[:n], t, lr_inv, batch, epochs, layer)
+            return Status.OK, struct.pack("<Q", 12345)
+        if code == Command.PREDICT:
+            first, count = struct.unpack("<HH", p)
+            pred = tifed_models.predict(self.model, self.x[first : first + count])
+            return Status.OK, pred.astype(np.uint8).tobytes()
+        if code == Command.STATS:
+            return Status.OK, struct.pack("<5I", 0, 0, 0, 0, 0)
+        return Status.UNKNOWN, b""

@@ -1,0 +1,105 @@
+"""`tifed` end to end on board sim (small and fast), and bad input: a
+non-zero exit with exactly one line on stderr."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+RUN = ["run", "--board", "sim", "--devices", "2", "--mode", "full", "--dataset", "digits", "--model", "64-32-10"]
+
+
+def tifed(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tifed.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("mode", ["full", "single"])
+def test_run_on_sim_writes_results(tmp_path, mode):
+    out = tmp_path / "run"
+    args = list(RUN)
+    args[args.index("full")] = mode
+    done = tifed(*args, "--rounds", "7", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert set(doc) == {"schema", "config", "devices", "rounds", "final"} and doc["schema"] == 1
+    c = doc["config"]
+    assert (c["mode"], c["devices"], c["model"], c["rounds"], c["buffer_len"], c["batch"], c["epochs"], c["lr_inv"]) == (
+        mode, 2, "64-32-10", 7, 50, 25, 5, 2048)
+    assert [r["round"] for r in doc["rounds"]] == list(range(1, 8))
+    assert [r["buffer"] for r in doc["rounds"]] == [0] * 5 + [1] * 2
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["bitexact"] is True for r in doc["rounds"])
+    assert [d["layer"] for d in doc["devices"]] == ([None, None] if mode == "full" else [0, 1])
+    final = doc["final"]
+    assert final["rounds"] == 7 and final["bitexact_all"] is True and final["complete"] is True
+    assert final["test_accuracy"] == doc["rounds"][-1]["test_accuracy"]
+    for name in ("rounds.csv", "model.npz", "accuracy.png"):
+        assert (out / name).is_file()
+    assert f"results: {out / 'results.json'}" in done.stdout  # the summary names the file
+    assert "round 7/7" in done.stdout  # not a tty: one plain line per round
+
+
+def test_no_validate_gives_null_bitexact(tmp_path):
+    done = tifed(*RUN, "--rounds", "2", "--no-validate", "--out", str(tmp_path / "nv"))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "nv" / "results.json").read_text())
+    assert [r["bitexact"] for r in doc["rounds"]] == [None, None] and doc["final"]["bitexact_all"] is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--board", "pdp11"], "unknown board 'pdp11'"),
+        (["--model", "64-x-10"], "malformed model spec"),
+        (["--mode", "single", "--devices", "3"], "multiple of the number of layers"),
+        (["--batch", "80"], "--batch 80 is larger than --buffer-len 50"),
+        (["--buffers", "2", "--rounds", "3"], "not allowed with argument"),
+        (["--dataset", "idx:/nonexistent/dir"], "not a readable directory"),
+        (["--devices", "zero"], "'zero' is not an integer"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, args, message):
+    argv = list(RUN) + ["--out", str(tmp_path / "bad")]
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    done = tifed(*argv)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tifed: error: ") and message in lines[0], done.stderr
+    assert not (tmp_path / "bad").exists()  # refused before anything was started or written
+
+
+def test_missing_option_is_one_line():
+    done = tifed("run", "--board", "sim")
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and "required" in done.stderr
+
+
+def test_bench_is_not_there_yet(tmp_path):
+    done = tifed("bench", "--out", str(tmp_path))
+    assert done.returncode == 2 and "not implemented yet" in done.stderr
+
+
+def test_sigterm_stops_the_run_and_keeps_results(tmp_path):
+    out = tmp_path / "term"
+    # small buffers, many epochs: 35 buffers x 50 rounds, far longer than it takes to react
+    argv = [sys.executable, "-m", "tifed.cli", *RUN, "--buffer-len", "10", "--batch", "5", "--epochs", "50",
+            "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # wait for the event: a round has been written
+            if line.startswith("round 1/"):
+                break
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert err.splitlines() == ["tifed: terminated; devices stopped, results so far kept"]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["final"]["complete"] is False and doc["final"]["error"] == "terminated (SIGTERM)"
+    assert 1 <= len(doc["rounds"]) < 1750

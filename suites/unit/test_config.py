@@ -1,0 +1,108 @@
+"""`tifed run` option checks: each bad input is one ConfigError line, raised
+before any device is started."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import tifed_models
+from tifed.config import RunConfig, prepare
+from tifed.errors import ConfigError
+
+from fake_fleet import FakeBoard, patch_boards
+
+GOOD = RunConfig(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="unused")
+
+
+def bad(**changes) -> str:
+    with pytest.raises(ConfigError) as e:
+        prepare(dataclasses.replace(GOOD, **changes))
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_good_config_resolves():
+    plan = prepare(dataclasses.replace(GOOD, mode="single"))
+    assert plan.dims == (64, 32, 10) and plan.layers == [0, 1]
+    assert plan.shards[0][0].shape[0] == 719  # 1438 training samples / 2 devices
+    assert len(plan.schedule) == 14 * 5  # 14 whole buffers of 50, 5 epochs each
+    resolved = plan.resolved()
+    assert resolved["rounds"] == len(plan.schedule) and resolved["model"] == "64-32-10"
+
+
+def test_unknown_board():
+    assert "unknown board 'pdp11'" in bad(boards=("sim", "pdp11"))
+
+
+def test_malformed_model():
+    assert "malformed model spec '64-x-10'" in bad(model="64-x-10")
+
+
+def test_devices_not_multiple_of_layers():
+    assert "multiple of the number of layers (2)" in bad(mode="single", devices=3)
+
+
+def test_batch_larger_than_buffer():
+    assert "--batch 60 is larger than --buffer-len 50" in bad(batch=60)
+
+
+def test_buffers_and_rounds_together():
+    assert "not both" in bad(buffers=1, rounds=1)
+
+
+def test_bad_mode():
+    assert "--mode must be full or single" in bad(mode="half")
+
+
+@pytest.mark.parametrize("field, value", [("devices", 0), ("lr_inv", 0), ("epochs", 0), ("seed", -1), ("seed", 2**32)])
+def test_out_of_range_numbers(field, value):
+    assert "must be between" in bad(**{field: value})
+
+
+def test_model_inputs_do_not_match_data():
+    assert "takes 784 inputs but data set digits has 64" in bad(model="784-32-10")
+
+
+def test_model_outputs_do_not_match_classes():
+    assert "has 12 outputs but data set digits has 10 classes" in bad(model="64-32-12")
+
+
+def test_unreadable_data(tmp_path):
+    assert "not a readable directory" in bad(dataset=f"idx:{tmp_path / 'missing'}")
+
+
+def test_shard_smaller_than_a_buffer():
+    assert "less than one buffer of 50" in bad(devices=40)
+
+
+def test_too_many_buffers():
+    assert "--buffers 99" in bad(buffers=99)
+
+
+def test_model_too_big_for_board_ram(monkeypatch):
+    board = FakeBoard("tiny", arena=16 * 1024)
+    patch_boards(monkeypatch, {"tiny": board})
+    need = tifed_models.arena_bytes((784, 200, 10), 50, 25)
+    message = bad(boards=("tiny",), model="784-200-10", dataset="mnist5k")
+    assert f"needs {need} bytes of RAM arena; board tiny has 16384" in message
+    assert board.started == []
+
+
+def test_board_that_cannot_run_here(monkeypatch):
+    board = FakeBoard("norun", runnable=False)
+    patch_boards(monkeypatch, {"norun": board})
+    assert "board norun cannot run here: fake-tool missing (install: apt-get install fake)" in bad(boards=("norun",))
+    assert board.started == []
+
+
+def test_one_serial_port_cannot_serve_two_devices():
+    assert "would serve 2 devices" in bad(boards=("socket://127.0.0.1:9",), devices=2)
+
+
+def test_boards_are_dealt_in_turn(monkeypatch):
+    a, b = FakeBoard("a"), FakeBoard("b")
+    patch_boards(monkeypatch, {"a": a, "b": b})
+    plan = prepare(dataclasses.replace(GOOD, boards=("a", "b"), devices=4))
+    assert [x.name for x in plan.boards] == ["a", "b", "a", "b"]
+    assert a.started == [] and b.started == []  # prepare starts nothing

@@ -1,0 +1,128 @@
+"""The federation loop against Python fake devices (the real DeviceWorker /
+DeviceClient path, no firmware): same numbers as `sim`, validation that can
+fail, a device that dies mid-run, and an interrupted run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from tifed.config import RunConfig, prepare
+from tifed.errors import DeviceGone
+from tifed.protocol.client import DeviceClient
+from tifed.protocol.commands import WRITE_SAMPLES_HEADER
+from tifed.server.federation import Federation
+
+from fake_fleet import FakeBoard, patch_boards
+
+BASE = RunConfig(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=6)
+
+
+def run(tmp_path, name, **changes):
+    config = dataclasses.replace(BASE, out=str(tmp_path / name), **changes)
+    fed = Federation(prepare(config))
+    fed.run()
+    return fed, json.loads((tmp_path / name / "results.json").read_text())
+
+
+@pytest.mark.parametrize("mode", ["full", "single"])
+def test_fake_devices_match_sim(tmp_path, monkeypatch, mode):
+    board = FakeBoard()
+    patch_boards(monkeypatch, {"fake": board})
+    sim, sim_doc = run(tmp_path, "sim", mode=mode)
+    fake, fake_doc = run(tmp_path, "fake", mode=mode, boards=("fake",))
+    assert fake.global_model.equal(sim.global_model)
+    assert [r["test_accuracy"] for r in fake_doc["rounds"]] == [r["test_accuracy"] for r in sim_doc["rounds"]]
+    assert fake_doc["final"]["bitexact_all"] is True
+    assert all(r["wire_bytes"] > 0 for r in fake_doc["rounds"])
+    assert all(r["device_instructions"] is None for r in fake_doc["rounds"])  # counter_kind 0
+    assert fake_doc["devices"][0]["firmware"] == {"flash_bytes": 1000, "ram_bytes": 2000, "stack_peak_bytes": 0}
+    assert [d["layer"] for d in fake_doc["devices"]] == ([None, None] if mode == "full" else [0, 1])
+    assert all(r.stopped for r in board.started)
+
+
+def test_only_changed_tensors_are_written_and_samples_once_per_buffer(tmp_path, monkeypatch):
+    board = FakeBoard()
+    patch_boards(monkeypatch, {"fake": board})
+    written: list[list[int]] = [[]]  # tensor ids written per round, for device 0
+    original = DeviceClient.write_tensor
+
+    def record(client, tensor, values):
+        if client.name.startswith("device 0 "):
+            written[-1].append(tensor)
+        return original(client, tensor, values)
+
+    monkeypatch.setattr(DeviceClient, "write_tensor", record)
+    config = dataclasses.replace(BASE, boards=("fake",), rounds=6, out=str(tmp_path / "w"))
+    Federation(prepare(config), on_round=lambda entry: written.append([])).run()
+    assert written[0] == []  # round 1 starts from zeros, which CONFIGURE left on the device
+    for ids in written[1:6]:
+        assert len(ids) == len(set(ids)) and set(ids) <= {0x00, 0x01, 0x10, 0x11}
+    device = board.started[0].device
+    per_frame = (256 - WRITE_SAMPLES_HEADER) // (1 + 64)  # samples in one frame of max_payload 256
+    assert device.executed["WRITE_SAMPLES"] == 2 * -(-50 // per_frame)  # buffers 0 and 1, each written once
+    assert device.executed["TRAIN"] == 6
+
+
+def test_validation_catches_a_wrong_device(tmp_path, monkeypatch):
+    def corrupt_second(index, device):
+        device.corrupt_after_train = index == 1
+
+    patch_boards(monkeypatch, {"fake": FakeBoard(configure=corrupt_second)})
+    _, doc = run(tmp_path, "bad", boards=("fake",), rounds=2)
+    assert [r["bitexact"] for r in doc["rounds"]] == [False, False]
+    assert doc["rounds"][0]["mismatched_devices"] == [1]
+    assert doc["final"]["bitexact_all"] is False
+
+
+def test_no_validate_records_null(tmp_path, monkeypatch):
+    patch_boards(monkeypatch, {"fake": FakeBoard()})
+    _, doc = run(tmp_path, "nv", boards=("fake",), rounds=2, validate=False)
+    assert [r["bitexact"] for r in doc["rounds"]] == [None, None]
+    assert doc["final"]["bitexact_all"] is None
+
+
+def test_device_dying_mid_run_stops_everyone_and_keeps_results(tmp_path, monkeypatch):
+    def hang_up_later(index, device):
+        if index == 2:
+            original = device._execute
+            trains = []
+
+            def execute(code, p):
+                if code == 0x07:
+                    trains.append(1)
+                    if len(trains) == 3:
+                        device.hang_up_on = "TRAIN"  # the next TRAIN closes the link
+                return original(code, p)
+
+            device._execute = execute
+
+    board = FakeBoard(configure=hang_up_later)
+    patch_boards(monkeypatch, {"fake": board})
+    config = dataclasses.replace(BASE, boards=("fake", "sim"), devices=4, out=str(tmp_path / "dead"))
+    fed = Federation(prepare(config))
+    with pytest.raises(DeviceGone) as e:
+        fed.run()
+    assert str(e.value).startswith("device 2 (fake): device gone")  # devices 0 and 2 are fake
+    doc = json.loads((tmp_path / "dead" / "results.json").read_text())
+    assert len(doc["rounds"]) == 3 and doc["final"]["complete"] is False
+    assert doc["final"]["error"] == str(e.value)
+    assert all(r.stopped for r in board.started)
+    assert (tmp_path / "dead" / "model.npz").is_file() and (tmp_path / "dead" / "accuracy.png").is_file()
+
+
+def test_interrupt_stops_devices_and_keeps_results(tmp_path, monkeypatch):
+    board = FakeBoard()
+    patch_boards(monkeypatch, {"fake": board})
+
+    def interrupt(entry):
+        if entry["round"] == 2:
+            raise KeyboardInterrupt
+
+    config = dataclasses.replace(BASE, boards=("fake",), out=str(tmp_path / "int"))
+    with pytest.raises(KeyboardInterrupt):
+        Federation(prepare(config), on_round=interrupt).run()
+    doc = json.loads((tmp_path / "int" / "results.json").read_text())
+    assert len(doc["rounds"]) == 2 and doc["final"]["error"] == "interrupted"
+    assert board.started and all(r.stopped for r in board.started)

@@ -1,0 +1,154 @@
+"""RenodeBoard's process handling against a fake `renode` program
+(suites/unit/fake_renode.py): one process for the fleet, the Monitor
+handshake and command sequence, ready bytes, per-machine instruction counts,
+clean stop, and no process left behind on any path. The firmware image is a
+stand-in file here; test_renode_firmware.py builds the real ones."""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tifed.boards import renode as renode_board
+from tifed.boards.registry import get_board
+from tifed.errors import DeviceError
+from tifed.transport import open_link
+
+FAKE = Path(__file__).with_name("fake_renode.py")
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie still answers kill(0); it is gone for our purposes only once reaped.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.fixture
+def fake_renode(tmp_path, monkeypatch):
+    """TIFED_RENODE -> a wrapper around fake_renode.py; returns a namespace
+    with the pid file, the command log and a way to pick the mode."""
+    wrapper = tmp_path / "renode"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    image = tmp_path / "firmware.elf"
+    image.write_bytes(b"\x7fELF stand-in")
+    built = []
+
+    def fake_ensure_built(name, path):
+        built.append((name, path))
+        return image
+
+    monkeypatch.setattr(renode_board.build, "ensure_built", fake_ensure_built)
+    monkeypatch.setenv("TIFED_RENODE", str(wrapper))
+    monkeypatch.setenv("FAKE_RENODE_PIDFILE", str(tmp_path / "renode.pid"))
+    monkeypatch.setenv("FAKE_RENODE_COMMANDS", str(tmp_path / "commands.txt"))
+
+    class Fake:
+        path = wrapper
+        pidfile = tmp_path / "renode.pid"
+        commands = tmp_path / "commands.txt"
+        builds = built
+
+        @staticmethod
+        def mode(name):
+            monkeypatch.setenv("FAKE_RENODE_MODE", name)
+
+        @staticmethod
+        def pid() -> int:
+            return int(Fake.pidfile.read_text())
+
+    return Fake
+
+
+def test_without_renode_the_board_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.delenv("TIFED_RENODE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no renode, no renode-run
+    board = get_board("renode-nrf52840")
+    available = board.availability()
+    assert not available.runnable and "renode" in available.missing
+    assert "renode-run download" in available.install_hint and "linux-portable" in available.install_hint
+    with pytest.raises(DeviceError, match="renode not found on PATH"):
+        board.start_many([0, 1])
+
+
+def test_a_fleet_is_one_renode_with_one_machine_and_uart_per_device(fake_renode):
+    board = get_board("renode-stm32f4")
+    devices = board.start_many([0, 1, 2])
+    try:
+        assert fake_renode.builds == [("renode-stm32f4", board.image_path())]  # built if stale
+        assert len({d.url for d in devices}) == 3
+        assert all(d.url.startswith("socket://127.0.0.1:") and d.alive() for d in devices)
+        commands = fake_renode.commands.read_text().splitlines()
+        assert [c for c in commands if c.startswith("mach create")] == [f'mach create "dev{i}"' for i in range(3)]
+        assert commands.index("start") > max(i for i, c in enumerate(commands) if c.startswith("connector Connect"))
+        # The harness's own link opens like any other pyserial URL.
+        link = open_link(devices[1].url)
+        link.close()
+        # Start-up read each machine's counter once (fake: +1000 per read).
+        assert devices[0].instructions() == 2000
+        assert devices[0].instructions() == 3000
+        assert devices[2].instructions() == 2000
+    finally:
+        for device in devices:
+            device.stop()
+    pid = fake_renode.pid()
+    assert _pid_gone(pid)
+    assert fake_renode.commands.read_text().splitlines()[-1] == "quit"  # asked politely first
+    assert devices[0].instructions() is None and not devices[0].alive()
+
+
+def test_stopping_some_devices_keeps_renode_for_the_others(fake_renode):
+    devices = get_board("renode-nrf52840").start_many([4, 5])
+    try:
+        devices[0].stop()
+        devices[0].stop()  # twice is fine
+        assert devices[1].alive() and devices[1].instructions() == 2000
+        assert not _pid_gone(fake_renode.pid())
+    finally:
+        devices[1].stop()
+    assert _pid_gone(fake_renode.pid())
+
+
+def test_renode_that_dies_on_start_is_reported_with_its_log(fake_renode):
+    fake_renode.mode("exit-early")
+    with pytest.raises(DeviceError) as info:
+        get_board("renode-nrf52840").start_many([0])
+    message = str(info.value)
+    assert "exited before its Monitor listened" in message and "renode.log" in message
+    log = Path(message.rsplit("Renode log: ", 1)[1].rstrip(")"))
+    assert "giving up on purpose" in log.read_text()  # kept for the user to read
+    assert _pid_gone(fake_renode.pid())
+
+
+def test_firmware_without_ready_byte_fails_the_start_and_leaves_no_process(fake_renode, monkeypatch):
+    fake_renode.mode("no-ready")
+    monkeypatch.setattr(renode_board, "READY_TIMEOUT", 0.5)
+    with pytest.raises(DeviceError, match="no ready byte"):
+        get_board("renode-nrf52840").start_many([0])
+    assert _pid_gone(fake_renode.pid())
+
+
+def test_renode_ignoring_quit_is_killed_with_its_process_group(fake_renode, monkeypatch, tmp_path):
+    # A wrapper that stays the parent (like renode-run): killing only it
+    # would orphan the real program.
+    wrapper = tmp_path / "renode-run-like"
+    wrapper.write_text(f'#!/bin/sh\n"{sys.executable}" "{FAKE}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("TIFED_RENODE", str(wrapper))
+    fake_renode.mode("ignore-quit")
+    monkeypatch.setattr(renode_board, "QUIT_TIMEOUT", 0.5)
+    devices = get_board("renode-nrf52840").start_many([0])
+    wrapper_pid = devices[0].fleet._proc.pid
+    assert wrapper_pid != fake_renode.pid()
+    devices[0].stop()
+    assert _pid_gone(fake_renode.pid()) and _pid_gone(wrapper_pid)
