@@ -1,6 +1,6 @@
-"""Opening the byte link to a device. Every link (a pty of a host or QEMU
-process, a TCP socket of Renode or ser2net, an RFC2217 port, a USB serial
-adapter) goes through pyserial's `serial_for_url`, so URL options such as
+"""Opening the byte link to a device. Every link (a pty of a host process, a
+TCP socket of QEMU, Renode or ser2net, an RFC2217 port, a USB serial adapter)
+goes through pyserial's `serial_for_url`, so URL options such as
 `socket://host:port?logging=debug` or `rfc2217://host:port?ign_set_control`
 pass through unchanged."""
 from __future__ import annotations

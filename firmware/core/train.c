@@ -95,6 +95,24 @@ static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
     return v;
 }
 
+/* The common case, spelled out for speed: int32 sums and lr_inv = 2^shift.
+ * w[c] -= floor(acc[c] / 2^shift), saturated, in 32-bit arithmetic: the
+ * subtraction overflowed exactly when w and q differ in sign and the result
+ * differs in sign from w. Unsigned arithmetic keeps every step defined. */
+static void apply_shift32(int32_t *w, const int32_t *acc, uint32_t width, unsigned shift, uint32_t *bits_io)
+{
+    uint32_t bits = *bits_io, c;
+    for (c = 0; c < width; c++) {
+        const uint32_t uw = (uint32_t)w[c], uq = (uint32_t)floor_shift_i32(acc[c], shift);
+        uint32_t v = uw - uq;
+        if (((uw ^ uq) & (uw ^ v)) >> 31)
+            v = (uw >> 31) ? 0x80000000u : 0x7FFFFFFFu;
+        w[c] = v <= 0x7FFFFFFFu ? (int32_t)v : -(int32_t)(~v) - 1;
+        bits |= v ^ (0u - (v >> 31)); /* magnitude_bits of the new weight */
+    }
+    *bits_io = bits;
+}
+
 typedef struct {
     const tifed_net *net;
     uint32_t in, out, n;
@@ -113,7 +131,13 @@ static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0
         const uint32_t width = panel_width(j, u->out);
         const int32_t *dp = u->d + panel_start(j, u->n);
         int32_t *w0 = w + panel_start(j, u->in) + i * width, *w1 = w0 + width;
-        if (u->narrow) {
+        if (u->narrow && u->shift >= 0) {
+            int32_t acc[2u * PANEL_WIDTH];
+            panel_dot32_i16(c0, c1, dp, u->n, width, acc);
+            apply_shift32(w0, acc, width, (unsigned)u->shift, &u->bits);
+            if (c1)
+                apply_shift32(w1, acc + PANEL_WIDTH, width, (unsigned)u->shift, &u->bits);
+        } else if (u->narrow) {
             int32_t acc[2u * PANEL_WIDTH];
             panel_dot32_i16(c0, c1, dp, u->n, width, acc);
             for (c = 0; c < width; c++)

@@ -32,7 +32,7 @@ from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
 from tifed.boards.elf_symbols import read_symbols
 from tifed.boards.qemu import _spawner  # Popen with PR_SET_PDEATHSIG, from a long-lived thread
 from tifed.boards.renode_monitor import MonitorClient, MonitorError
-from tifed.errors import BuildError, DeviceError
+from tifed.errors import BuildError, ConfigError, DeviceError
 
 ARENA_SYMBOLS = frozenset({"__arena_start", "__arena_end"})
 START_TIMEOUT = 90.0  # seconds: Renode (a .NET program) is slow to start
@@ -113,7 +113,10 @@ class RenodeFleet:
         ports = rs.free_tcp_ports(len(self.indices) + 1)
         monitor_port, uart_ports = ports[0], ports[1:]
         self.machines = [rs.MachineSpec(f"dev{i}", self.board, self._elf, p) for i, p in zip(self.indices, uart_ports)]
-        commands = rs.fleet_commands(self.machines)
+        try:
+            commands = rs.fleet_commands(self.machines)
+        except ValueError as exc:  # a path Renode's Monitor cannot take
+            raise ConfigError(f"{self.board}: {exc}") from None
         title = f"TIFeD fleet: {len(self.machines)} x {self.board}"
         (self.workdir / "fleet.resc").write_text(rs.script_text(commands, title))  # to rerun it by hand
         self._launch(rs.renode_command(self._command_prefix, monitor_port))
@@ -215,7 +218,8 @@ class RenodeFleet:
         if code is None:
             return f"{self.board}: Renode (pid {self._proc.pid}) is running{last}"
         how = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
-        return f"{self.board}: Renode (pid {self._proc.pid}) {how}{last} (log: {self.log_path})"
+        log = f" (log: {self.log_path})" if self.log_path.is_file() else ""
+        return f"{self.board}: Renode (pid {self._proc.pid}) {how}{last}{log}"
 
     # --- stop ---------------------------------------------------------------
 
@@ -338,7 +342,7 @@ class RenodeBoard(Board):
     def start_many(self, indices: list[int]) -> list[RunningDevice]:
         command = rs.find_renode()
         if command is None:
-            raise DeviceError(f"board {self.name} needs Renode: renode not found on PATH (install: {rs.INSTALL_HINT})")
+            raise DeviceError(f"board {self.name} needs Renode: {rs.missing_reason()} (install: {rs.INSTALL_HINT})")
         image = build.ensure_built(self.name, self.image_path())
         fleet = RenodeFleet(self.name, command, image, indices)
         try:

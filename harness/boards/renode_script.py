@@ -83,6 +83,14 @@ def find_renode() -> list[str] | None:
     return None
 
 
+def missing_reason() -> str:
+    """Why find_renode() found nothing, in a few words."""
+    explicit = os.environ.get("TIFED_RENODE")
+    if explicit:
+        return f"TIFED_RENODE={explicit} is not an executable"
+    return "renode not found on PATH"
+
+
 def renode_command(prefix: list[str], monitor_port: int, script: Path | None = None) -> list[str]:
     """Renode headless, its Monitor on a telnet port and its log, without
     colour codes, on stdout. (--console would put the Monitor on stdin

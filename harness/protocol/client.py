@@ -163,8 +163,9 @@ class DeviceClient:
 
     def _receive(self) -> None:
         try:
-            waiting = getattr(self.port, "in_waiting", 0)
-            data = self.port.read(max(1, waiting))
+            data = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
+            if data and getattr(self.port, "in_waiting", 0):
+                data += self._read_available()
         except (serial.SerialException, OSError) as exc:
             raise self._gone(f"link closed ({exc})") from None
         if not data:
@@ -173,6 +174,16 @@ class DeviceClient:
             return
         self.counters.bytes_received += len(data)
         self._frames.extend(self._decoder.feed(data))
+
+    def _read_available(self) -> bytes:
+        """Everything already received, without blocking. pyserial's socket
+        handlers report in_waiting as 0 or 1, so reading in_waiting bytes
+        would take a frame byte by byte; a read with timeout 0 takes all."""
+        self.port.timeout = 0
+        try:
+            return self.port.read(1 << 16)
+        finally:
+            self.port.timeout = POLL_INTERVAL
 
     def _gone(self, what: str) -> DeviceGone:
         why = what

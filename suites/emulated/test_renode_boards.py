@@ -30,7 +30,7 @@ TOOLS = ("arm-none-eabi-gcc", "make")
 
 pytestmark = [
     pytest.mark.renode,
-    pytest.mark.skipif(rs.find_renode() is None, reason=f"renode not found on PATH; install: {rs.INSTALL_HINT}"),
+    pytest.mark.skipif(rs.find_renode() is None, reason=f"{rs.missing_reason()}; install: {rs.INSTALL_HINT}"),
     pytest.mark.skipif(
         any(shutil.which(t) is None for t in TOOLS),
         reason="arm-none-eabi-gcc or make not installed (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi make)",

@@ -85,3 +85,4 @@ def test_links_open_through_serial_for_url():
         open_link("/dev/ttyNONESUCH9")
     with pytest.raises(LinkError, match="protocol 'bogus' not known"):
         open_link("bogus://x")
+

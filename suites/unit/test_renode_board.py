@@ -5,8 +5,11 @@ clean stop, and no process left behind on any path. The firmware image is a
 stand-in file here; test_renode_firmware.py builds the real ones."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,6 +84,12 @@ def test_without_renode_the_board_says_what_to_install(monkeypatch, tmp_path):
         board.start_many([0, 1])
 
 
+def test_a_wrong_tifed_renode_is_named_in_the_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("TIFED_RENODE", str(tmp_path / "no-such-renode"))
+    with pytest.raises(DeviceError, match="TIFED_RENODE=.*no-such-renode is not an executable"):
+        get_board("renode-stm32f4").start_many([0])
+
+
 def test_a_fleet_is_one_renode_with_one_machine_and_uart_per_device(fake_renode):
     board = get_board("renode-stm32f4")
     devices = board.start_many([0, 1, 2])
@@ -152,3 +161,31 @@ def test_renode_ignoring_quit_is_killed_with_its_process_group(fake_renode, monk
     assert wrapper_pid != fake_renode.pid()
     devices[0].stop()
     assert _pid_gone(fake_renode.pid()) and _pid_gone(wrapper_pid)
+
+
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("make", "arm-none-eabi-gcc")),
+    reason="builds the Renode images: needs make and arm-none-eabi-gcc",
+)
+def test_federated_run_through_the_plugin_is_bitexact(host_image, tmp_path):
+    """`tifed run` on a mixed Renode fleet, each machine's UART served by the
+    host build behind the fake: the server's start_many, links, validation
+    and stop all go through harness/boards/renode.py."""
+    wrapper = tmp_path / "renode"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    env = dict(os.environ, TIFED_RENODE=str(wrapper), FAKE_RENODE_FIRMWARE=str(host_image),
+               FAKE_RENODE_PIDFILE=str(tmp_path / "renode.pid"))
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from tifed.cli import main; sys.exit(main())", "run",
+         "--board", "renode-nrf52840", "--board", "renode-stm32f4", "--devices", "4", "--mode", "full",
+         "--dataset", "digits", "--model", "64-8-10", "--buffers", "1", "--epochs", "2", "--validate",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert [d["board"] for d in results["devices"]] == ["renode-nrf52840", "renode-stm32f4"] * 2
+    assert results["final"]["bitexact_all"] is True and len(results["rounds"]) == 2
+    assert _pid_gone(int((tmp_path / "renode.pid").read_text()))
