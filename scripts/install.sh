@@ -25,6 +25,9 @@ if ((${#missing[@]})); then
 fi
 
 PY=${PYTHON:-python3}
+# tox >= 4.2x leaves a PEP 832 redirect *file* named .venv when no venv is
+# there; it is not ours to keep.
+[ -f .venv ] && rm -f .venv
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv

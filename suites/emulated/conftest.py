@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason=f"{', '.join(missing)} not installed (apt-get install qemu-system-arm "
                                    "gcc-arm-none-eabi libnewlib-arm-none-eabi make)")
     for item in items:
-        if "emulated" in item.keywords and missing:
+        if item.get_closest_marker("emulated") and missing:
             item.add_marker(skip)
 
 
