@@ -48,15 +48,28 @@ def _natural(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tifed", description="TIFeD hardware-in-the-loop harness")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="federated training on a fleet of (emulated) devices")
-    run.add_argument("--board", action="append", required=True, metavar="BOARD",
-                     help="sim, host, qemu-..., renode-..., or a serial port/URL; repeat for a mixed fleet "
-                          "(dealt out to the devices in turn)")
-    run.add_argument("--devices", type=_positive, required=True, metavar="K")
+    run.add_argument("--board", action="append", default=[], metavar="BOARD",
+                     help="sim, host, qemu-..., renode-..., a physical board at a port (nrf52840dk@/dev/ttyACM0), "
+                          "or a serial port/URL; repeat for a mixed fleet (dealt out to the devices in turn)")
+    run.add_argument("--fleet", metavar="FILE",
+                     help="physical/remote devices from a TOML fleet file (docs/BOARD_FARM.md), one per entry")
+    run.add_argument("--devices", type=_positive, metavar="K",
+                     help="number of devices (required with --board; with --fleet: the first K entries)")
     run.add_argument("--mode", choices=("full", "single"), required=True)
     run.add_argument("--dataset", required=True, metavar="NAME", help="digits, mnist5k or idx:DIR")
     run.add_argument("--model", required=True, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
@@ -71,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
                      help="recompute every device's update with the reference and compare bit for bit")
     run.add_argument("--out", required=True, metavar="DIR")
+    link = run.add_argument_group("serial links (ports, URLs and fleet devices; a fleet entry's own values win)")
+    link.add_argument("--baud", type=_positive, metavar="N", help="baud rate (default 115200)")
+    link.add_argument("--timeout", type=_seconds, metavar="S", help="seconds to wait for one answer (default 10)")
+    link.add_argument("--chunk", type=_positive, metavar="BYTES",
+                      help="largest frame payload per request (default: the device's max_payload)")
 
     step = sub.add_parser("step", help="one device's local training on a case file")
     step.add_argument("--engine", required=True, metavar="reference|BOARD")
@@ -82,9 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("boards", help="what can be built and run here, and why not")
 
-    bench = sub.add_parser("bench", help="the benchmark suite")
-    bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--out", required=True, metavar="DIR")
+    bench = sub.add_parser("bench", help="the benchmark suite (results/bench/README.md)")
+    bench.add_argument("--quick", action="store_true", help="the CI smoke: fewer points, a few minutes")
+    bench.add_argument("--out", required=True, metavar="DIR", help="writes DIR/bench.json, DIR/bench.md, PNGs")
+    bench.add_argument("--idx", action="append", default=[], metavar="DIR",
+                       help="also the accuracy benchmark on MNIST/Fashion-MNIST IDX files in DIR; repeat for more")
+    bench.add_argument("--seeds", type=_positive, metavar="N", help="feedback seeds per accuracy box")
+    bench.add_argument("--only", action="append", metavar="SECTION",
+                       choices=("reference", "firmware", "wire", "fleet", "accuracy"),
+                       help="run only these sections; the others are kept from an existing DIR/bench.json")
     return parser
 
 
@@ -101,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model=args.model, out=args.out, buffers=args.buffers, rounds=args.rounds,
         buffer_len=args.buffer_len, batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv,
         seed=args.seed, validate=args.validate,
+        fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
     )
     plan = prepare(config)  # every input check, before any device starts
     boards = ",".join(dict.fromkeys(b.name for b in plan.boards))
@@ -129,21 +154,29 @@ def cmd_step(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from tifed.build import build
+    from tifed.image_report import describe_image
 
-    print(build(args.board))  # the last line is the image path (interfaces.md)
+    image = build(args.board)
+    summary = describe_image(image)
+    if summary:
+        print(summary)
+    print(image)  # the last line is the image path (interfaces.md)
     return EXIT_OK
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from tifed.boards_table import print_boards
+    from tifed.boards_table import print_boards, print_ports
 
     print_boards()
+    print_ports()
     return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    print("tifed: bench: not implemented yet", file=sys.stderr)
-    return EXIT_ERROR
+    from tifed.bench.runner import run as run_bench
+
+    run_bench(args.out, quick=args.quick, idx_dirs=args.idx, seeds=args.seeds, only=args.only)
+    return EXIT_OK
 
 
 COMMANDS = {"run": cmd_run, "step": cmd_step, "build": cmd_build, "boards": cmd_boards, "bench": cmd_bench}

@@ -20,6 +20,7 @@ from tifed import datasets
 from tifed.boards.base import Board
 from tifed.boards.registry import get_board
 from tifed.errors import ConfigError
+from tifed.link import LinkSettings, check_link_values
 from tifed.server.schedule import Round, plan
 
 MODES = ("full", "single")
@@ -32,7 +33,7 @@ class RunConfig:
     """The options of `tifed run`; defaults are the paper's (interfaces.md)."""
 
     boards: tuple[str, ...]
-    devices: int
+    devices: int | None  # None only with a fleet: one device per entry
     mode: str
     dataset: str
     model: str
@@ -45,6 +46,14 @@ class RunConfig:
     lr_inv: int = 2048
     seed: int = 0
     validate: bool = True
+    # Serial links (ports, URLs, fleet devices; fleet.py and link.py).
+    fleet: str | None = None
+    baud: int | None = None
+    timeout: float | None = None
+    chunk: int | None = None
+
+    def link(self) -> LinkSettings:
+        return LinkSettings().with_overrides(baud=self.baud, timeout=self.timeout, chunk=self.chunk)
 
 
 @dataclasses.dataclass
@@ -84,6 +93,10 @@ class RunPlan:
             "lr_inv": c.lr_inv,
             "seed": c.seed,
             "validate": c.validate,
+            "fleet": c.fleet,
+            "baud": c.baud,
+            "timeout": c.timeout,
+            "chunk": c.chunk,
             "out": c.out,
             "train_samples": int(self.data.x_train.shape[0]),
             "test_samples": int(self.data.x_test.shape[0]),
@@ -98,10 +111,23 @@ def _check_range(name: str, value: int | None, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
 
 
+def check_chunk(where: str, chunk: int | None, dims: tuple[int, ...]) -> None:
+    """A --chunk (or fleet chunk) must carry at least one whole sample."""
+    from tifed.protocol.commands import WRITE_SAMPLES_HEADER
+
+    need = WRITE_SAMPLES_HEADER + 1 + dims[0]
+    if chunk is not None and chunk < need:
+        raise ConfigError(f"{where} {chunk} is too small: one sample of model {'-'.join(map(str, dims))} "
+                          f"takes a {need}-byte payload")
+
+
 def check_options(c: RunConfig) -> tuple[int, ...]:
     """The checks that need no board and no data; returns the model dims."""
     if not c.boards:
-        raise ConfigError("give at least one --board")
+        raise ConfigError("give at least one --board (or --fleet FILE)")
+    if c.devices is None:
+        raise ConfigError("--devices K is required (without --fleet)")
+    check_link_values("--baud/--timeout/--chunk", c.baud, c.timeout, c.chunk)
     if c.mode not in MODES:
         raise ConfigError(f"--mode must be full or single, got {c.mode!r}")
     _check_range("--devices", c.devices, 1, 255)
@@ -127,42 +153,68 @@ def check_options(c: RunConfig) -> tuple[int, ...]:
             tifed_models.layer_groups(c.devices, len(dims) - 1)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+    check_chunk("--chunk", c.chunk, dims)
     return dims
 
 
-def resolve_boards(c: RunConfig, dims: tuple[int, ...]) -> list[Board]:
-    """One Board per device, the --board values dealt out in turn; checks that
-    each can run here and has RAM for the model."""
+def resolve_boards(c: RunConfig, dims: tuple[int, ...], fleet_boards: list[Board] | None = None) -> list[Board]:
+    """One Board per device, the --board values dealt out in turn (or the
+    fleet's, one each); checks that each can run here and has RAM for the
+    model."""
     kinds: dict[str, Board] = {}
+    if fleet_boards is not None:
+        kinds = dict(zip(c.boards, fleet_boards))
     for name in c.boards:
         if name not in kinds:
-            kinds[name] = get_board(name)
+            kinds[name] = get_board(name, c.link())
     per_device = [kinds[c.boards[i % len(c.boards)]] for i in range(c.devices)]
-    uses = Counter(b.name for b in per_device)
+    uses = Counter(id(b) for b in per_device)
     need = tifed_models.arena_bytes(dims, c.buffer_len, c.batch)
-    for board in kinds.values():
-        if board.family == "serial" and uses[board.name] > 1:
+    for label, board in kinds.items():
+        if board.family == "hw" and getattr(board, "port", None) is None:
+            raise ConfigError(f"board {board.name} is a physical board: say where it is, "
+                              f"--board {board.name}@/dev/ttyACM0 (or another port), or use --fleet FILE")
+        if board.family in ("serial", "hw") and uses[id(board)] > 1:
             raise ConfigError(
-                f"port {board.name} would serve {uses[board.name]} devices; give one --board per physical board"
+                f"port {label} would serve {uses[id(board)]} devices; give one --board per physical board"
             )
+        who = label if label.startswith(board.name) else f"{label} ({board.name})"
         avail = board.availability()
         if not avail.runnable:
             hint = f" (install: {avail.install_hint})" if avail.install_hint else ""
             missing = ", ".join(avail.missing) or "a requirement"
-            raise ConfigError(f"board {board.name} cannot run here: {missing} missing{hint}")
+            raise ConfigError(f"board {who} cannot run here: {missing} missing{hint}")
+        link = getattr(board, "link", None)
+        check_chunk(f"{label}: chunk", getattr(link, "chunk", None), dims)
         room = board.ram_arena_bytes()
         if room is not None and need > room:
             raise ConfigError(
                 f"model {'-'.join(map(str, dims))} with --buffer-len {c.buffer_len} and --batch {c.batch} "
-                f"needs {need} bytes of RAM arena; board {board.name} has {room}"
+                f"needs {need} bytes of RAM arena; board {who} has {room}"
             )
     return per_device
 
 
+def apply_fleet(c: RunConfig) -> tuple[RunConfig, list[Board] | None]:
+    """With --fleet: the config with one board label per picked device (and
+    --devices resolved), and those devices' boards."""
+    if c.fleet is None:
+        return c, None
+    from tifed.fleet import load_fleet
+
+    if c.boards:
+        raise ConfigError("give --board or --fleet, not both")
+    check_link_values("--baud/--timeout/--chunk", c.baud, c.timeout, c.chunk)
+    picked = load_fleet(c.fleet, c.link()).pick(c.devices)
+    c = dataclasses.replace(c, boards=tuple(d.label for d in picked), devices=len(picked))
+    return c, [d.make_board() for d in picked]
+
+
 def prepare(c: RunConfig) -> RunPlan:
     """Check everything, load the data, plan the rounds (module docstring)."""
+    c, fleet_boards = apply_fleet(c)
     dims = check_options(c)
-    boards = resolve_boards(c, dims)
+    boards = resolve_boards(c, dims, fleet_boards)
     data = datasets.load(c.dataset, c.seed)
     model = "-".join(map(str, dims))
     if dims[0] != data.inputs:

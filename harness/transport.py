@@ -11,6 +11,16 @@ import serial
 
 from tifed.errors import LinkError
 
+# What a broken link raises: pyserial's errors, the OS's, and on a tty whose
+# other side has closed, termios.error from tcsetattr (not an OSError).
+LINK_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
+try:
+    import termios
+
+    LINK_ERRORS += (termios.error,)
+except ImportError:  # not POSIX
+    pass
+
 DEFAULT_BAUDRATE = 115200
 DEFAULT_TIMEOUT = 0.1  # seconds; DeviceClient sets its own poll interval anyway
 
@@ -20,7 +30,7 @@ def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, timeout: float = DE
     rfc2217://, loop://, ...) and return the pyserial object."""
     try:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, **kwargs)
-    except (serial.SerialException, OSError, ValueError) as exc:
+    except (*LINK_ERRORS, ValueError) as exc:
         raise LinkError(f"cannot open {url}: {_reason(exc)}") from None
 
 

@@ -29,7 +29,8 @@ void board_write(const uint8_t *data, size_t n);
 const char *board_name(void);
 
 /* The RAM arena the model lives in (statically allocated by the board or its
- * linker script). */
+ * linker script), 4-byte aligned; app/ skips leading bytes of an unaligned
+ * one and IDENTIFY then reports the smaller size. */
 uint8_t *board_arena(void);
 uint32_t board_arena_bytes(void);
 

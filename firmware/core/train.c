@@ -95,23 +95,65 @@ static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
     return v;
 }
 
-/* The common case, spelled out for speed: int32 sums and lr_inv = 2^shift.
- * w[c] -= floor(acc[c] / 2^shift), saturated, in 32-bit arithmetic: the
- * subtraction overflowed exactly when w and q differ in sign and the result
- * differs in sign from w. Unsigned arithmetic keeps every step defined. */
-static void apply_shift32(int32_t *w, const int32_t *acc, uint32_t width, unsigned shift, uint32_t *bits_io)
-{
-    uint32_t bits = *bits_io, c;
-    for (c = 0; c < width; c++) {
-        const uint32_t uw = (uint32_t)w[c], uq = (uint32_t)floor_shift_i32(acc[c], shift);
-        uint32_t v = uw - uq;
-        if (((uw ^ uq) & (uw ^ v)) >> 31)
-            v = (uw >> 31) ? 0x80000000u : 0x7FFFFFFFu;
-        w[c] = v <= 0x7FFFFFFFu ? (int32_t)v : -(int32_t)(~v) - 1;
-        bits |= v ^ (0u - (v >> 31)); /* magnitude_bits of the new weight */
+/*
+ * The common case, fused for speed: two rows i, i + 1 of W against every
+ * full panel of deltas, int32 sums (dot32_exact holds), lr_inv = 2^shift.
+ * The kernel is the two-row dot32 of panel.c; the epilogue follows at once,
+ * on the 8 sums still in registers. Rows i and i + 1 of a full panel are
+ * the 8 adjacent weights w[0..7]. Two copies: SAT = 0 when the caller has
+ * proved |w - q| <= INT32_MAX, so the clamp is skipped.
+ *
+ * Epilogue per weight, in unsigned arithmetic (every step defined): the
+ * subtraction overflowed exactly when w and q differ in sign and the
+ * result differs in sign from w. The magnitude bits of the new weight are
+ * OR-ed into `bits` (see magnitude_bits).
+ */
+#define UPDATE_STEP(SAT, acc, k)                                                           \
+    do {                                                                                   \
+        const uint32_t uw = (uint32_t)w[k], uq = (uint32_t)floor_shift_i32(acc, shift);   \
+        uint32_t v = uw - uq;                                                              \
+        if ((SAT) && ((uw ^ uq) & (uw ^ v)) >> 31)                                         \
+            v = (uw >> 31) ? 0x80000000u : 0x7FFFFFFFu;                                    \
+        w[k] = v <= 0x7FFFFFFFu ? (int32_t)v : -(int32_t)(~v) - 1;                         \
+        bits |= v ^ (0u - (v >> 31));                                                      \
+    } while (0)
+
+#define DEFINE_UPDATE_PAIRS(name, SAT)                                                     \
+    static uint32_t name(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t n, \
+                         int32_t *w, uint32_t panels, uint32_t w_step, unsigned shift)     \
+    {                                                                                      \
+        const int16_t *end = c0 + n;                                                       \
+        uint32_t bits = 0, p;                                                              \
+        for (p = 0; p < panels; p++, w += w_step) {                                        \
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;        \
+            const int16_t *x0 = c0, *x1 = c1;                                              \
+            while (x0 != end) {                                                            \
+                const int32_t u = *x0++, v = *x1++;                                        \
+                const int32_t d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];                  \
+                a0 += u * d0;                                                              \
+                b0 += v * d0;                                                              \
+                a1 += u * d1;                                                              \
+                b1 += v * d1;                                                              \
+                a2 += u * d2;                                                              \
+                b2 += v * d2;                                                              \
+                a3 += u * d3;                                                              \
+                b3 += v * d3;                                                              \
+                d += PANEL_WIDTH; /* the next panel starts where this one ends */          \
+            }                                                                              \
+            UPDATE_STEP(SAT, a0, 0);                                                       \
+            UPDATE_STEP(SAT, a1, 1);                                                       \
+            UPDATE_STEP(SAT, a2, 2);                                                       \
+            UPDATE_STEP(SAT, a3, 3);                                                       \
+            UPDATE_STEP(SAT, b0, 4);                                                       \
+            UPDATE_STEP(SAT, b1, 5);                                                       \
+            UPDATE_STEP(SAT, b2, 6);                                                       \
+            UPDATE_STEP(SAT, b3, 7);                                                       \
+        }                                                                                  \
+        return bits;                                                                       \
     }
-    *bits_io = bits;
-}
+
+DEFINE_UPDATE_PAIRS(update_pairs_shift32, 0)
+DEFINE_UPDATE_PAIRS(update_pairs_shift32_sat, 1)
 
 typedef struct {
     const tifed_net *net;
@@ -119,25 +161,26 @@ typedef struct {
     const int32_t *d;
     int shift;
     uint32_t lr_inv;
-    int narrow; /* int32 sums are exact */
+    int narrow;       /* int32 sums are exact */
+    int may_saturate; /* |w - q| might exceed INT32_MAX */
     uint32_t bits;
 } update_ctx;
 
 /* Rows i (input column c0) and, when c1 is not NULL, i + 1 (column c1) of W. */
 static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0, const int16_t *c1)
 {
-    uint32_t j, c;
-    for (j = 0; j < u->out; j += PANEL_WIDTH) {
+    uint32_t j = 0, c;
+    if (u->narrow && u->shift >= 0 && c1) {
+        const uint32_t full = u->out / PANEL_WIDTH;
+        u->bits |= (u->may_saturate ? update_pairs_shift32_sat : update_pairs_shift32)(
+            c0, c1, u->d, u->n, w + i * PANEL_WIDTH, full, PANEL_WIDTH * u->in, (unsigned)u->shift);
+        j = full * PANEL_WIDTH; /* the narrow last panel, if any, below */
+    }
+    for (; j < u->out; j += PANEL_WIDTH) {
         const uint32_t width = panel_width(j, u->out);
         const int32_t *dp = u->d + panel_start(j, u->n);
         int32_t *w0 = w + panel_start(j, u->in) + i * width, *w1 = w0 + width;
-        if (u->narrow && u->shift >= 0) {
-            int32_t acc[2u * PANEL_WIDTH];
-            panel_dot32_i16(c0, c1, dp, u->n, width, acc);
-            apply_shift32(w0, acc, width, (unsigned)u->shift, &u->bits);
-            if (c1)
-                apply_shift32(w1, acc + PANEL_WIDTH, width, (unsigned)u->shift, &u->bits);
-        } else if (u->narrow) {
+        if (u->narrow) {
             int32_t acc[2u * PANEL_WIDTH];
             panel_dot32_i16(c0, c1, dp, u->n, width, acc);
             for (c = 0; c < width; c++)
@@ -181,6 +224,13 @@ static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n,
     u.lr_inv = lr_inv;
     /* |delta| <= delta_bits + 1; products with |a| <= 128 must stay int32. */
     u.narrow = delta_bits < UINT32_MAX && dot32_exact(n, delta_bits + 1u);
+    /* Then |q| <= (128 n |delta|max >> shift) + 1, and w - q cannot leave
+     * int32 while |w| + |q| <= INT32_MAX. */
+    u.may_saturate = 1;
+    if (u.narrow && u.shift >= 0) {
+        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.shift) + 1u;
+        u.may_saturate = (uint64_t)net->w_bound[l] + q_max > (uint64_t)INT32_MAX;
+    }
     u.bits = 0;
 
     for (i = 0; i < in; i += step_i) {

@@ -1,4 +1,5 @@
-/* The command dispatcher (protocol/dispatch.c, protocol/commands.c). */
+/* The dispatcher's frame handling (protocol/dispatch.c): identification,
+ * configuration, NAKs, duplicate suppression, RESET, the encoded path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,165 +8,11 @@
 
 #include <cmocka.h>
 
-#include "core/prng.h"
 #include "protocol/cobs.h"
-#include "protocol/crc16.h"
 #include "protocol/dispatch.h"
 #include "protocol/frame_rx.h"
 #include "protocol/wire.h"
-
-static uint32_t arena_words[16384]; /* 64 KiB */
-static proto_state st;
-static unsigned counter_reads;
-
-static uint64_t fake_counter(void)
-{
-    /* 1000, 1500, 2000, ...: each TRAIN spans one step of 500. */
-    return 1000u + 500u * counter_reads++;
-}
-
-static uint32_t fake_peak(void)
-{
-    return 123;
-}
-
-static uint32_t fake_size(void)
-{
-    return 4096;
-}
-
-static void start(uint32_t arena_bytes)
-{
-    proto_env env;
-    env.board_name = "test-board";
-    env.arena = (uint8_t *)arena_words;
-    env.arena_bytes = arena_bytes;
-    env.counter_kind = 1;
-    env.counter_read = fake_counter;
-    env.stack_peak = fake_peak;
-    env.stack_size = fake_size;
-    counter_reads = 0;
-    proto_init(&st, &env);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    start(sizeof arena_words);
-    return 0;
-}
-
-typedef struct {
-    uint8_t seq, code, status;
-    const uint8_t *body; /* after the status byte */
-    size_t body_len;
-    const uint8_t *raw;
-    size_t raw_len;
-} response;
-
-static response parse(const uint8_t *raw, size_t n)
-{
-    response r;
-    assert_true(n >= 6);
-    assert_int_equal(crc16_ccitt_false(raw, n - 2), get_u16(raw + n - 2));
-    assert_int_equal(raw[0], 1);
-    r.seq = raw[1];
-    r.code = raw[2];
-    r.status = raw[3];
-    r.body = raw + 4;
-    r.body_len = n - 6;
-    r.raw = raw;
-    r.raw_len = n;
-    return r;
-}
-
-static uint8_t frame_buf[WIRE_RAW_MAX + 16];
-
-static size_t build(uint8_t version, uint8_t seq, uint8_t code, const uint8_t *payload, size_t n)
-{
-    frame_buf[0] = version;
-    frame_buf[1] = seq;
-    frame_buf[2] = code;
-    if (n)
-        memcpy(frame_buf + 3, payload, n);
-    put_u16(frame_buf + 3 + n, crc16_ccitt_false(frame_buf, 3 + n));
-    return 5 + n;
-}
-
-static response send_frame(size_t len)
-{
-    const uint8_t *resp = NULL;
-    size_t n = proto_handle_frame(&st, frame_buf, len, &resp);
-    return parse(resp, n);
-}
-
-static response request(uint8_t seq, uint8_t code, const uint8_t *payload, size_t n)
-{
-    response r = send_frame(build(1, seq, code, payload, n));
-    assert_int_equal(r.seq, seq);
-    assert_int_equal(r.code, code | 0x80);
-    return r;
-}
-
-static uint8_t seq_counter;
-static response req(uint8_t code, const uint8_t *payload, size_t n)
-{
-    seq_counter = (uint8_t)(seq_counter % 255u + 1u);
-    return request(seq_counter, code, payload, n);
-}
-
-static response configure(uint32_t n_layers, const uint16_t *dims, uint16_t buffer_cap, uint16_t batch_cap)
-{
-    uint8_t p[5 + 2 * (TIFED_MAX_LAYERS + 2)]; /* room for one layer too many */
-    uint32_t l;
-    p[0] = (uint8_t)n_layers;
-    put_u16(p + 1, buffer_cap);
-    put_u16(p + 3, batch_cap);
-    for (l = 0; l <= n_layers; l++)
-        put_u16(p + 5 + 2 * l, dims[l]);
-    return req(CMD_CONFIGURE, p, 5 + 2 * (n_layers + 1));
-}
-
-static response read_tensor(uint8_t id, uint32_t offset, uint16_t count)
-{
-    uint8_t p[7];
-    p[0] = id;
-    put_u32(p + 1, offset);
-    put_u16(p + 5, count);
-    return req(CMD_READ_TENSOR, p, 7);
-}
-
-static response write_tensor(uint8_t id, uint32_t offset, const int32_t *v, uint16_t count)
-{
-    uint8_t p[7 + 4 * 16];
-    uint16_t k;
-    p[0] = id;
-    put_u32(p + 1, offset);
-    put_u16(p + 5, count);
-    for (k = 0; k < count; k++)
-        put_i32(p + 7 + 4 * k, v[k]);
-    return req(CMD_WRITE_TENSOR, p, 7 + 4u * count);
-}
-
-static response train(uint16_t n, uint16_t batch, uint16_t epochs, uint32_t lr_inv, int8_t layer)
-{
-    uint8_t p[11];
-    put_u16(p, n);
-    put_u16(p + 2, batch);
-    put_u16(p + 4, epochs);
-    put_u32(p + 6, lr_inv);
-    p[10] = (uint8_t)layer;
-    return req(CMD_TRAIN, p, 11);
-}
-
-/* 2-2 model with the sample (label 0, x = (3, -5)) stored at index 0. */
-static void tiny_model(void)
-{
-    static const uint16_t dims[] = {2, 2};
-    static const uint8_t samples[] = {0, 0, 1, 0, 0, 3, (uint8_t)-5};
-    assert_int_equal(configure(1, dims, 4, 4).status, ST_OK);
-    assert_int_equal(req(CMD_WRITE_SAMPLES, samples, sizeof samples).status, ST_OK);
-}
+#include "tests/support_proto.h"
 
 static void identify_reports_the_device(void **state)
 {
@@ -174,7 +21,7 @@ static void identify_reports_the_device(void **state)
     assert_int_equal(r.status, ST_OK);
     assert_int_equal(r.body[0], 1);
     assert_int_equal(get_u16(r.body + 1), TIFED_MAX_PAYLOAD);
-    assert_int_equal(get_u32(r.body + 3), sizeof arena_words);
+    assert_int_equal(get_u32(r.body + 3), FIXTURE_ARENA_BYTES);
     assert_int_equal(r.body[7], 1);
     assert_int_equal(r.body[8], strlen(TIFED_FW_VERSION));
     assert_memory_equal(r.body + 9, TIFED_FW_VERSION, strlen(TIFED_FW_VERSION));
@@ -232,127 +79,6 @@ static void commands_need_a_model(void **state)
     assert_int_equal(req(CMD_WRITE_SAMPLES, pred, 4).status, ST_BAD_STATE);
     assert_int_equal(train(1, 1, 1, 1, -1).status, ST_BAD_STATE);
     assert_int_equal(req(CMD_PREDICT, pred, 4).status, ST_BAD_STATE);
-}
-
-static void tensors_are_checked_and_round_trip(void **state)
-{
-    static const uint16_t dims[] = {3, 5, 2};
-    static const int32_t values[] = {-1, 2, INT32_MIN, INT32_MAX};
-    static const int32_t fb_bad[] = {7, 32768};
-    static const int32_t fb_ok[] = {-32768, 32767};
-    response r;
-    (void)state;
-    assert_int_equal(configure(2, dims, 7, 3).status, ST_OK);
-    assert_int_equal(write_tensor(0x00, 11, values, 4).status, ST_OK); /* W_0: 3 x 5 */
-    r = read_tensor(0x00, 10, 5);
-    assert_int_equal(r.status, ST_OK);
-    assert_int_equal(r.body_len, 20);
-    assert_int_equal(get_i32(r.body), 0);
-    assert_int_equal(get_i32(r.body + 4), -1);
-    assert_int_equal(get_i32(r.body + 8), 2);
-    assert_int_equal(get_i32(r.body + 12), INT32_MIN);
-    assert_int_equal(get_i32(r.body + 16), INT32_MAX);
-    /* Bad ids: kind 3, a layer the model lacks, feedback of the last layer. */
-    assert_int_equal(read_tensor(0x30, 0, 1).status, ST_BAD_ARGUMENT);
-    assert_int_equal(read_tensor(0x02, 0, 1).status, ST_BAD_ARGUMENT);
-    assert_int_equal(read_tensor(0x21, 0, 1).status, ST_BAD_ARGUMENT);
-    assert_int_equal(read_tensor(0x12, 0, 1).status, ST_BAD_ARGUMENT);
-    /* Ranges: W_0 has 15 elements, b_1 two; offsets far out must not wrap. */
-    assert_int_equal(read_tensor(0x00, 14, 1).status, ST_OK);
-    assert_int_equal(read_tensor(0x00, 14, 2).status, ST_BAD_ARGUMENT);
-    assert_int_equal(read_tensor(0x11, 0xFFFFFFFFu, 2).status, ST_BAD_ARGUMENT);
-    assert_int_equal(write_tensor(0x11, 1, values, 2).status, ST_BAD_ARGUMENT);
-    /* Feedback values must fit int16; a refused write writes nothing. */
-    assert_int_equal(write_tensor(0x20, 0, fb_bad, 2).status, ST_BAD_ARGUMENT);
-    r = read_tensor(0x20, 0, 1);
-    assert_int_equal(get_i32(r.body), 0);
-    assert_int_equal(write_tensor(0x20, 8, fb_ok, 2).status, ST_OK); /* B_0: 2 x 5 */
-    r = read_tensor(0x20, 8, 2);
-    assert_int_equal(get_i32(r.body), -32768);
-    assert_int_equal(get_i32(r.body + 4), 32767);
-    assert_int_equal(write_tensor(0x20, 9, fb_ok, 2).status, ST_BAD_ARGUMENT);
-    /* Length must match count; an answer must fit max_payload. */
-    {
-        uint8_t p[7 + 4] = {0x00, 0, 0, 0, 0, 2, 0};
-        assert_int_equal(req(CMD_WRITE_TENSOR, p, 11).status, ST_BAD_LENGTH);
-        assert_int_equal(req(CMD_READ_TENSOR, p, 6).status, ST_BAD_LENGTH);
-    }
-}
-
-static void read_tensor_answer_must_fit(void **state)
-{
-    static const uint16_t dims[] = {100, 100};
-    const uint16_t fits = (TIFED_MAX_PAYLOAD - 1) / 4;
-    (void)state;
-    assert_int_equal(configure(1, dims, 1, 1).status, ST_OK);
-    assert_int_equal(read_tensor(0x00, 0, fits).status, ST_OK);
-    assert_int_equal(read_tensor(0x00, 0, (uint16_t)(fits + 1)).status, ST_BAD_ARGUMENT);
-}
-
-static void samples_and_predict_are_checked(void **state)
-{
-    static const uint16_t dims[] = {2, 3};
-    uint8_t p[4 + 3 * 3] = {2, 0, 2, 0, 1, 10, 20, 2, 30, 40};
-    uint8_t q[4];
-    response r;
-    (void)state;
-    assert_int_equal(configure(1, dims, 4, 2).status, ST_OK);
-    assert_int_equal(req(CMD_WRITE_SAMPLES, p, 10).status, ST_OK); /* samples 2, 3 */
-    assert_memory_equal(st.net.x + 4, "\x0a\x14\x1e\x28", 4);
-    assert_int_equal(st.net.label[3], 2);
-    p[0] = 3; /* 3 + 2 > buffer_cap */
-    assert_int_equal(req(CMD_WRITE_SAMPLES, p, 10).status, ST_BAD_ARGUMENT);
-    p[0] = 0;
-    assert_int_equal(req(CMD_WRITE_SAMPLES, p, 9).status, ST_BAD_LENGTH);
-    p[7] = 3; /* label 3 names no class of 3: nothing stored */
-    assert_int_equal(req(CMD_WRITE_SAMPLES, p, 10).status, ST_BAD_ARGUMENT);
-    assert_int_equal(st.net.label[0], 0);
-    /* PREDICT: first + count within the buffer. */
-    put_u16(q, 3);
-    put_u16(q + 2, 2);
-    assert_int_equal(req(CMD_PREDICT, q, 4).status, ST_BAD_ARGUMENT);
-    put_u16(q, 0);
-    put_u16(q + 2, 4);
-    r = req(CMD_PREDICT, q, 4);
-    assert_int_equal(r.status, ST_OK);
-    assert_int_equal(r.body_len, 4);
-    assert_int_equal(req(CMD_PREDICT, q, 3).status, ST_BAD_LENGTH);
-}
-
-/* The hand-computed case of test_train.c through the protocol:
- * W = ((48, 0), (-80, 0)), b = (16, 0); the counter spans one step (500). */
-static void train_changes_weights_as_computed(void **state)
-{
-    response r;
-    (void)state;
-    tiny_model();
-    r = train(1, 1, 1, 1, -1);
-    assert_int_equal(r.status, ST_OK);
-    assert_int_equal(r.body_len, 8);
-    assert_int_equal(get_u32(r.body), 500);
-    assert_int_equal(get_u32(r.body + 4), 0);
-    r = read_tensor(0x00, 0, 4);
-    assert_int_equal(get_i32(r.body), 48);
-    assert_int_equal(get_i32(r.body + 4), 0);
-    assert_int_equal(get_i32(r.body + 8), -80);
-    assert_int_equal(get_i32(r.body + 12), 0);
-    r = read_tensor(0x10, 0, 2);
-    assert_int_equal(get_i32(r.body), 16);
-    assert_int_equal(get_i32(r.body + 4), 0);
-}
-
-static void train_checks_its_fields(void **state)
-{
-    (void)state;
-    tiny_model();
-    assert_int_equal(train(1, 5, 1, 1, -1).status, ST_BAD_ARGUMENT); /* batch > batch_cap */
-    assert_int_equal(train(1, 0, 1, 1, -1).status, ST_BAD_ARGUMENT);
-    assert_int_equal(train(5, 1, 1, 1, -1).status, ST_BAD_ARGUMENT); /* n > buffer_cap */
-    assert_int_equal(train(1, 1, 1, 0, -1).status, ST_BAD_ARGUMENT);
-    assert_int_equal(train(1, 1, 1, 1, 1).status, ST_BAD_ARGUMENT);  /* one layer only */
-    assert_int_equal(train(1, 1, 1, 1, -2).status, ST_BAD_ARGUMENT);
-    assert_int_equal(counter_reads, 0);                             /* nothing ran */
-    assert_int_equal(train(1, 1, 1, 1, 0).status, ST_OK);
 }
 
 static void duplicate_request_gets_stored_response(void **state)
@@ -446,24 +172,6 @@ static void reset_forgets_the_model_keeps_counters(void **state)
     assert_int_equal(req(CMD_RESET, (const uint8_t *)"x", 1).status, ST_BAD_LENGTH);
 }
 
-static void feedback_seed_fills_hidden_layers(void **state)
-{
-    static const uint16_t dims[] = {4, 200, 10};
-    uint8_t seed[4];
-    response r;
-    uint32_t k;
-    (void)state;
-    assert_int_equal(configure(2, dims, 1, 1).status, ST_OK);
-    put_u32(seed, 12345);
-    assert_int_equal(req(CMD_SET_FEEDBACK_SEED, seed, 4).status, ST_OK);
-    assert_int_equal(req(CMD_SET_FEEDBACK_SEED, seed, 3).status, ST_BAD_LENGTH);
-    r = read_tensor(0x20, 0, 6);
-    for (k = 0; k < 6; k++)
-        assert_int_equal(get_i32(r.body + 4 * k), prng_feedback_value(prng_mix32(12345), k, 43));
-    assert_int_equal(get_i32(r.body), 3); /* seed 12345 stream (test_prng_arena.c) */
-}
-
-/* The whole path: encoded bytes in, encoded bytes out. */
 static void encoded_round_trip(void **state)
 {
     static frame_rx rx;
@@ -493,15 +201,9 @@ int main(void)
         cmocka_unit_test_setup(configure_reports_need_and_no_room, setup),
         cmocka_unit_test_setup(configure_checks_its_fields, setup),
         cmocka_unit_test_setup(commands_need_a_model, setup),
-        cmocka_unit_test_setup(tensors_are_checked_and_round_trip, setup),
-        cmocka_unit_test_setup(read_tensor_answer_must_fit, setup),
-        cmocka_unit_test_setup(samples_and_predict_are_checked, setup),
-        cmocka_unit_test_setup(train_changes_weights_as_computed, setup),
-        cmocka_unit_test_setup(train_checks_its_fields, setup),
         cmocka_unit_test_setup(duplicate_request_gets_stored_response, setup),
         cmocka_unit_test_setup(bad_frames_get_naks, setup),
         cmocka_unit_test_setup(reset_forgets_the_model_keeps_counters, setup),
-        cmocka_unit_test_setup(feedback_seed_fills_hidden_layers, setup),
         cmocka_unit_test_setup(encoded_round_trip, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

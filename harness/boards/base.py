@@ -6,6 +6,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,10 @@ class RunningDevice(abc.ABC):
 
     url: str
     kwargs: dict  # extra keyword arguments for serial_for_url (baudrate, ...)
+    # Extra keyword arguments for the DeviceClient on this link (timeout,
+    # chunk; see tifed/link.py): serial and physical boards set them from
+    # --timeout/--chunk or a fleet file; empty means the client's defaults.
+    client_options: Mapping[str, Any] = MappingProxyType({})
 
     @abc.abstractmethod
     def alive(self) -> bool:
@@ -44,6 +50,13 @@ class RunningDevice(abc.ABC):
     def describe_exit(self) -> str:
         """One line on why the device is gone (exit code, last stderr line)."""
         return "device stopped"
+
+    def wait_gone(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the device to be gone; True if it
+        is. The client calls it when the link breaks: a process's descriptors
+        close an instant before its exit status exists. Backends with a
+        process override it with a real wait."""
+        return not self.alive()
 
     def instructions(self) -> int | None:
         """Instructions the device has executed so far, as its emulator counts

@@ -93,6 +93,13 @@ class HostDevice(RunningDevice):
     def alive(self) -> bool:
         return self._proc.poll() is None
 
+    def wait_gone(self, timeout: float) -> bool:
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def stop(self) -> None:
         self._finalizer()  # runs _terminate once; later calls do nothing
         if not self._stderr.closed:

@@ -6,13 +6,17 @@ import importlib
 
 from tifed.boards.base import Board
 from tifed.boards.host import HostBoard
+from tifed.boards.hw import HW_BOARDS, HwBoard, split_board_at_port
 from tifed.boards.serial_port import SerialPortBoard, is_port_name
 from tifed.boards.sim import SimBoard
 from tifed.errors import ConfigError
+from tifed.link import LinkSettings
 
 QEMU_BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit")
 RENODE_BOARDS = ("renode-nrf52840", "renode-stm32f4")
-BOARD_NAMES = ("sim", "host", *QEMU_BOARDS, *RENODE_BOARDS)
+# Physical boards: built here, run as BOARD@PORT or from a fleet file (hw.py).
+PHYSICAL_BOARDS = tuple(HW_BOARDS)
+BOARD_NAMES = ("sim", "host", *QEMU_BOARDS, *RENODE_BOARDS, *PHYSICAL_BOARDS)
 
 # Emulator plug-ins live in their own modules, imported only when asked for,
 # so a machine (or a checkout) without them still runs the other boards.
@@ -42,10 +46,17 @@ def _plugin_class(family: str, name: str):
     return getattr(module, class_name)
 
 
-def get_board(name: str) -> Board:
-    """The Board for a --board value: a name from BOARD_NAMES, or a serial
-    port or pyserial URL (/dev/ttyACM0, socket://HOST:PORT, rfc2217://...)."""
+def get_board(name: str, link: LinkSettings | None = None) -> Board:
+    """The Board for a --board value: a name from BOARD_NAMES, a physical
+    board at a port (nrf52840dk@/dev/ttyACM0), or a serial port or pyserial
+    URL (/dev/ttyACM0, socket://HOST:PORT, rfc2217://...). `link` (baud,
+    timeout, chunk) applies to the last two kinds only."""
     name = str(name).strip()
+    at_port = split_board_at_port(name)
+    if at_port is not None:
+        return HwBoard(at_port[0], at_port[1], link=link)
+    if name in HW_BOARDS:
+        return HwBoard(name, link=link)  # builds; runs only with a port
     if name == "sim":
         return SimBoard()
     if name == "host":
@@ -54,9 +65,9 @@ def get_board(name: str) -> Board:
         if name in names:
             return _plugin_class(family, name)(name)
     if is_port_name(name):
-        return SerialPortBoard(name)
+        return SerialPortBoard(name, link)
     raise ConfigError(
-        f"unknown board {name!r}; valid: {', '.join(BOARD_NAMES)}, "
+        f"unknown board {name!r}; valid: {', '.join(BOARD_NAMES)}, BOARD@PORT for a physical board, "
         "or a serial port or URL (/dev/ttyACM0, socket://HOST:PORT, rfc2217://HOST:PORT)"
     )
 
@@ -78,7 +89,7 @@ def describe_boards() -> list[BoardRow]:
     plus one row for serial ports and URLs."""
     rows = []
     for name in BOARD_NAMES:
-        family = name.split("-", 1)[0]
+        family = "hw" if name in HW_BOARDS else name.split("-", 1)[0]
         try:
             board = get_board(name)
             available = board.availability()
@@ -88,6 +99,8 @@ def describe_boards() -> list[BoardRow]:
             continue
         rows.append(BoardRow(name, board.family, available.buildable, available.runnable,
                              tuple(available.missing), available.install_hint))
-    rows.append(BoardRow("PORT or URL", "serial", False, True, (),
-                         "flash the board's image yourself; pass /dev/ttyACM0, socket://HOST:PORT or rfc2217://HOST:PORT"))
+    rows.append(BoardRow(
+        "PORT or URL", "serial", False, True, (),
+        "flash the board's image yourself; pass /dev/ttyACM0, socket://HOST:PORT or rfc2217://HOST:PORT",
+    ))
     return rows

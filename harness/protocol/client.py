@@ -15,17 +15,18 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
-import serial
 
-from tifed.errors import DeviceError, DeviceGone, NoRoomError, ProtocolError, TifedError
+from tifed.errors import ConfigError, DeviceError, DeviceGone, NoRoomError, ProtocolError
 from tifed.protocol import commands as cmd
 from tifed.protocol.commands import Command, Status, TensorKind, tensor_id
 from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, VERSION, Frame, FrameDecoder, encode_frame
+from tifed.transport import LINK_ERRORS
 
 DEFAULT_TIMEOUT = 10.0  # seconds for one answer to an ordinary command
 DEFAULT_TRAIN_TIMEOUT = 1800.0  # TRAIN on a slow emulator with a big model takes long
 DEFAULT_RETRIES = 5
 POLL_INTERVAL = 0.1  # seconds one read blocks, so a dead device is noticed
+GONE_WAIT = 2.0  # seconds for a device whose link broke to show its exit status
 
 
 @dataclasses.dataclass
@@ -60,10 +61,14 @@ class DeviceClient:
         train_timeout: float = DEFAULT_TRAIN_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         first_seq: int = 1,
+        chunk: int | None = None,
     ):
         """`device` (optional, a boards.base.RunningDevice) lets the client
-        tell a dead process from a slow one and say why it died."""
+        tell a dead process from a slow one and say why it died. `chunk`
+        (optional) caps the payload of the frames the client splits tensors,
+        samples and predictions into, below the device's max_payload (--chunk)."""
         self.port = port
+        self.chunk = chunk
         self.name = name
         self.device = device
         self.timeout = timeout
@@ -76,8 +81,8 @@ class DeviceClient:
         self._frames: list[Frame] = []
         try:
             port.timeout = POLL_INTERVAL
-        except (AttributeError, ValueError, serial.SerialException):
-            pass
+        except (AttributeError, ValueError, *LINK_ERRORS):
+            pass  # not settable: reads then block as long as the port says
 
     # --- request / response ---------------------------------------------------
 
@@ -107,7 +112,9 @@ class DeviceClient:
             self.identify()
         limit = self.info.max_payload if self.info else None
         if limit is not None and len(payload) > limit:
-            raise ProtocolError(f"{self.name}: {command.name} payload of {len(payload)} bytes exceeds max_payload {limit}")
+            raise ProtocolError(
+                f"{self.name}: {command.name} payload of {len(payload)} bytes exceeds max_payload {limit}"
+            )
         timeout = self.timeout if timeout is None else timeout
         seq = self._next_seq()
         wire = encode_frame(seq, command, payload)
@@ -129,12 +136,11 @@ class DeviceClient:
             self._send(wire)
 
     def _send(self, wire: bytes) -> None:
+        # No flush(): on a tty it is tcdrain(), which blocks until the device
+        # reads, with no timeout, and a device busy training does not read.
         try:
             self.port.write(wire)
-            flush = getattr(self.port, "flush", None)
-            if flush is not None:
-                flush()
-        except (serial.SerialException, OSError) as exc:
+        except LINK_ERRORS as exc:
             raise self._gone(f"write failed ({exc})") from None
         self.counters.bytes_sent += len(wire)
 
@@ -166,7 +172,7 @@ class DeviceClient:
             data = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
             if data and getattr(self.port, "in_waiting", 0):
                 data += self._read_available()
-        except (serial.SerialException, OSError) as exc:
+        except LINK_ERRORS as exc:
             raise self._gone(f"link closed ({exc})") from None
         if not data:
             if self.device is not None and not self.device.alive():
@@ -187,8 +193,11 @@ class DeviceClient:
 
     def _gone(self, what: str) -> DeviceGone:
         why = what
-        if self.device is not None and not self.device.alive():
-            why = self.device.describe_exit()
+        if self.device is not None:
+            wait_gone = getattr(self.device, "wait_gone", None)
+            gone = wait_gone(GONE_WAIT) if wait_gone else not self.device.alive()
+            if gone:
+                why = self.device.describe_exit()
         return DeviceGone(f"{self.name}: device gone: {why}")
 
     # --- commands -------------------------------------------------------------
@@ -204,9 +213,10 @@ class DeviceClient:
 
     @property
     def max_payload(self) -> int:
+        """The payload size transfers are split to: the device's, or --chunk if smaller."""
         if self.info is None:
             self.identify()
-        return self.info.max_payload
+        return self.info.max_payload if self.chunk is None else min(self.chunk, self.info.max_payload)
 
     def configure(self, dims: Sequence[int], buffer_cap: int, batch_cap: int) -> cmd.ConfigureResult:
         dims = tuple(int(d) for d in dims)
@@ -232,7 +242,7 @@ class DeviceClient:
         """Write a whole tensor (row-major), chunked to max_payload."""
         flat = np.ascontiguousarray(values).ravel()
         if flat.size and (flat.min() < -(1 << 31) or flat.max() >= (1 << 31)):
-            raise TifedError(f"{self.name}: tensor 0x{tensor:02X} has values outside int32")
+            raise ConfigError(f"{self.name}: tensor 0x{tensor:02X} has values outside int32")
         step = min(0xFFFF, (self.max_payload - cmd.WRITE_TENSOR_HEADER) // 4)
         for start in range(0, flat.size, step):
             self.request(Command.WRITE_TENSOR, cmd.encode_write_tensor(tensor, start, flat[start : start + step]))
@@ -268,7 +278,7 @@ class DeviceClient:
         for layer, mat in enumerate(mats):
             mat = np.asarray(mat)
             if mat.size and (mat.min() < -32768 or mat.max() > 32767):
-                raise TifedError(f"{self.name}: feedback matrix {layer} has values outside int16")
+                raise ConfigError(f"{self.name}: feedback matrix {layer} has values outside int16")
             self.write_tensor(tensor_id(TensorKind.FEEDBACK, layer), mat)
 
     def set_feedback_seed(self, seed: int) -> None:
@@ -279,17 +289,19 @@ class DeviceClient:
         x = np.asarray(x)
         labels = np.asarray(labels)
         if x.ndim != 2 or labels.shape != (x.shape[0],):
-            raise TifedError(f"{self.name}: samples must be x (n, d0) with n labels, got {x.shape} and {labels.shape}")
+            raise ConfigError(f"{self.name}: samples must be x (n, d0) with n labels, got {x.shape} and {labels.shape}")
         if x.size and (x.min() < -128 or x.max() > 127):
-            raise TifedError(f"{self.name}: sample inputs must fit int8")
+            raise ConfigError(f"{self.name}: sample inputs must fit int8")
         if labels.size and (labels.min() < 0 or labels.max() > 255):
-            raise TifedError(f"{self.name}: labels must be 0..255")
+            raise ConfigError(f"{self.name}: labels must be 0..255")
         if first + x.shape[0] > 0xFFFF:
-            raise TifedError(f"{self.name}: a device buffer holds at most 65535 samples")
+            raise ConfigError(f"{self.name}: a device buffer holds at most 65535 samples")
         step = (self.max_payload - cmd.WRITE_SAMPLES_HEADER) // (1 + x.shape[1])
         if step < 1:
-            raise TifedError(
-                f"{self.name}: one sample of {x.shape[1]} inputs does not fit max_payload {self.max_payload}"
+            raise ConfigError(
+                f"{self.name}: a WRITE_SAMPLES of one {x.shape[1]}-input sample needs "
+                f"{cmd.WRITE_SAMPLES_HEADER + 1 + x.shape[1]} bytes, "
+                f"more than the device's max_payload {self.max_payload}"
             )
         for start in range(0, x.shape[0], step):
             payload = cmd.encode_write_samples(first + start, x[start : start + step], labels[start : start + step])
@@ -297,7 +309,8 @@ class DeviceClient:
 
     def train(self, n: int, batch: int, epochs: int, lr_inv: int, layer: int = -1) -> int:
         """Train on samples 0..n-1; returns the device's counter (0 if none)."""
-        body = self.request(Command.TRAIN, cmd.encode_train(n, batch, epochs, lr_inv, layer), timeout=self.train_timeout)
+        payload = cmd.encode_train(n, batch, epochs, lr_inv, layer)
+        body = self.request(Command.TRAIN, payload, timeout=self.train_timeout)
         return cmd.decode_train(body)
 
     def predict(self, n: int, first: int = 0) -> np.ndarray:

@@ -52,6 +52,7 @@ class Federation:
                 "board": board.name,
                 "layer": self.plan.layers[i],
                 "firmware": worker.firmware() if worker is not None else None,
+                "link": worker.link() if worker is not None else None,
             })
         return entries
 

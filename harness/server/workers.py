@@ -12,6 +12,7 @@ import abc
 import contextlib
 import dataclasses
 import termios
+import time
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import serial
 import tifed_models
 from tifed.boards.base import Board, RunningDevice
 from tifed.errors import DeviceError, DeviceGone, ProtocolError
+from tifed.link import Throughput
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.commands import TensorKind, tensor_id
 from tifed.transport import open_link
@@ -76,6 +78,10 @@ class Worker(abc.ABC):
         """results.json devices[i].firmware, or None (sim, unknown image)."""
         return None
 
+    def link(self) -> dict[str, Any] | None:
+        """results.json devices[i].link: the link's throughput, or None (sim)."""
+        return None
+
     def refresh_stats(self) -> None:
         """Ask the device for its stack peak (outside the per-round byte count)."""
 
@@ -113,6 +119,7 @@ class DeviceWorker(Worker):
         self._buffer: int | None = None  # which buffer the device holds
         self._counts_instructions = False
         self._stack_peak = 0
+        self._throughput = Throughput()  # model, samples and weights moved (not TRAIN)
 
     @contextlib.contextmanager
     def _link_errors(self):
@@ -133,7 +140,8 @@ class DeviceWorker(Worker):
     def _setup(self) -> None:
         s = self.spec
         self._port = open_link(self.running.url, **(self.running.kwargs or {}))
-        self.client = DeviceClient(self._port, name=self.name, device=self.running)
+        self.client = DeviceClient(self._port, name=self.name, device=self.running,
+                                   **getattr(self.running, "client_options", {}))
         info = self.client.identify()
         self._counts_instructions = info.counter_kind != 0
         self.client.configure(s.dims, s.buffer_len, s.batch)
@@ -167,22 +175,30 @@ class DeviceWorker(Worker):
 
     def _train_round(self, global_model, buffer, x, y):
         s = self.spec
+        sent = _Transfer(self)
         self._write_changes(global_model)  # only what changed: round 1 writes nothing
         if buffer != self._buffer:
             self.client.write_samples(x, y)
             self._buffer = buffer
+        sent.close()
         counter = self.client.train(x.shape[0], s.batch, 1, s.lr_inv, -1 if self.layer is None else self.layer)
+        received = _Transfer(self)
         trained = global_model.copy()
         for layer in self.trained_layers:
             rows, cols = s.dims[layer], s.dims[layer + 1]
             w = self.client.read_tensor(tensor_id(TensorKind.WEIGHTS, layer), rows * cols)
             trained.weights[layer] = w.reshape(rows, cols).astype(np.int32)
             trained.biases[layer] = self.client.read_tensor(tensor_id(TensorKind.BIAS, layer), cols).astype(np.int32)
+        received.close()
         self._held = trained.copy()
         return LocalUpdate(trained, int(counter) if self._counts_instructions else None)
 
     def wire_bytes(self) -> int:
         return self.client.counters.wire_bytes if self.client is not None else 0
+
+    def link(self) -> dict[str, Any] | None:
+        baud = (self.running.kwargs or {}).get("baudrate")
+        return self._throughput.report(self.running.url, baud)
 
     def refresh_stats(self) -> None:
         if self.client is not None:
@@ -208,3 +224,16 @@ class DeviceWorker(Worker):
             pass
         finally:
             self.running.stop()
+
+
+class _Transfer:
+    """Wire bytes and seconds from creation to close(), added to the
+    worker's throughput (a stretch of pure transfer: writes or reads)."""
+
+    def __init__(self, worker: DeviceWorker):
+        self._worker = worker
+        self._bytes = worker.wire_bytes()
+        self._t0 = time.monotonic()
+
+    def close(self) -> None:
+        self._worker._throughput.add(self._worker.wire_bytes() - self._bytes, time.monotonic() - self._t0)

@@ -65,8 +65,8 @@ class FakeDevice:
                         return
 
     def _send(self, conn: socket.socket, wire: bytes) -> None:
+        self.bytes_sent += len(wire)  # counted first: the client may finish before sendall returns
         conn.sendall(wire)
-        self.bytes_sent += len(wire)
 
     def _handle(self, conn: socket.socket, frame) -> bool:
         if self.nak_requests:

@@ -23,7 +23,7 @@ def test_unknown_board_lists_the_valid_names():
 def test_interface_names_are_all_known():
     assert all_board_names() == [
         "sim", "host", "qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit",
-        "renode-nrf52840", "renode-stm32f4",
+        "renode-nrf52840", "renode-stm32f4", "nrf52840dk", "stm32f4-nucleo",
     ]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import tifed_models
 from fake_device import FakeDevice
-from tifed.errors import DeviceError, DeviceGone, NoRoomError, ProtocolError
+from tifed.errors import ConfigError, DeviceError, DeviceGone, NoRoomError, ProtocolError
 from tifed.protocol.client import DeviceClient
 from tifed.transport import open_link
 
@@ -152,6 +152,32 @@ def test_silent_dead_device_reports_its_exit(fake):
 
 def test_inputs_outside_int8_are_refused_before_sending(fake, client):
     client.configure((2, 2), buffer_cap=1, batch_cap=1)
-    with pytest.raises(Exception, match="int8"):
+    with pytest.raises(ConfigError, match="int8"):
         client.write_samples(np.array([[0, 200]]), np.array([0]))
     assert "WRITE_SAMPLES" not in fake.executed
+
+
+def test_a_sample_wider_than_max_payload_is_a_clear_error(fake, client):
+    client.configure((70, 2), buffer_cap=1, batch_cap=1)
+    with pytest.raises(ConfigError, match="needs 75 bytes, more than the device's max_payload 64"):
+        client.write_samples(np.zeros((1, 70), dtype=np.int8), np.array([0]))
+
+
+class HungUpTty:
+    """A tty whose other side closed: tcsetattr/tcdrain raise termios.error,
+    which is not an OSError."""
+
+    timeout = 0.1
+
+    def write(self, data):
+        import termios
+
+        raise termios.error(5, "Input/output error")
+
+    def read(self, size):
+        return b""
+
+
+def test_tty_errors_are_device_gone():
+    with pytest.raises(DeviceGone, match="Input/output error"):
+        DeviceClient(HungUpTty(), name="tty").identify()

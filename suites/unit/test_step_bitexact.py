@@ -33,7 +33,8 @@ def _tensor(rng, shape, style):
         return rng.integers(-(2**24), 2**24, size=shape)
     # "limit": within 40 of INT32_MIN or INT32_MAX, so an update saturates
     sign = rng.choice([-1, 1], size=shape)
-    return np.where(sign > 0, INT32_MAX - rng.integers(0, 40, size=shape), -INT32_MAX - 1 + rng.integers(0, 40, size=shape))
+    near = rng.integers(0, 40, size=shape)
+    return np.where(sign > 0, INT32_MAX - near, -INT32_MAX - 1 + near)
 
 
 def make_case(seed: int) -> dict[str, np.ndarray]:
@@ -63,7 +64,11 @@ def make_case(seed: int) -> dict[str, np.ndarray]:
         x = rng.integers(-128, 128, size=(n, dims[0]))
     case["x"] = x.astype(np.int8)
     case["t"] = tifed_models.targets(rng.integers(0, dims[-1], size=n), dims[-1])
-    case["batch"] = np.int64(rng.integers(1, max(2, n // 2 + 1)) if rng.random() < 0.9 else n + int(rng.integers(0, 3)) or 1)
+    if rng.random() < 0.9:
+        batch = int(rng.integers(1, max(2, n // 2 + 1)))
+    else:  # no whole batch, or exactly one
+        batch = max(1, n + int(rng.integers(0, 3)))
+    case["batch"] = np.int64(batch)
     case["epochs"] = np.int64(rng.choice([0, 1, 1, 2, 3]))
     case["lr_inv"] = np.int64(rng.choice(LR_INVS))
     case["layer"] = np.int64(-1 if rng.random() < 0.4 else rng.integers(0, n_layers))

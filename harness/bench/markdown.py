@@ -1,0 +1,195 @@
+"""bench.md: the bench.json numbers as Markdown tables, with the
+definitions a reader needs to interpret them."""
+from __future__ import annotations
+
+
+def _n(v, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and digits:
+        return f"{v:,.{digits}f}"
+    if isinstance(v, (int, float)):
+        return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.3g}"
+    return str(v)
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def table(headers: list[str], rows: list[list], align: str | None = None) -> str:
+    """A GitHub Markdown table; `align`: one of l/r per column (default:
+    first column left, the rest right)."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    rule = ["---:" if a == "r" else ":---" for a in align]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(rule) + " |"]
+    for row in rows:
+        cells = [str(c).replace("|", "\\|").replace("\n", " ") for c in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+DEFINITIONS = """\
+## Definitions
+
+- **MAC**: one multiply-accumulate of the forward pass or of the weight
+  update, per training sample. For a-b-c: a*b + b*c forward, the same again
+  for the update, plus C*b for the feedback product e @ B of each hidden
+  layer (784-200-10: 158,800 + 158,800 + 2,000 = 319,600). Instructions per
+  MAC = the TRAIN instruction count (QEMU -icount, exact) / (samples x
+  MACs per sample); everything TRAIN executes (activation, deltas,
+  divisions, saturation, loop control) is in the count, so this is a cost
+  per unit of work, not the cost of the multiply-accumulate loop alone.
+- **Round time**: the server's wall time for one federated round: slicing
+  the buffers, sending the changed global tensors (and, once per buffer,
+  the samples), every device's TRAIN, reading the trained layers back,
+  recomputing each update with the reference (validation, overlapped with
+  the devices), aggregation, test accuracy, writing results.json.
+- **Server overhead fraction** = 1 - T_train / T_round, where T_train is the
+  length of the union of the intervals in which at least one device's TRAIN
+  request was in flight (request sent until its response decoded). It is
+  the share of the round in which no device was training. It splits into
+  link-only time (some request other than TRAIN in flight, none training:
+  the model and samples on the wire) and server-only time (no request in
+  flight: aggregation, validation not hidden behind device work, test
+  accuracy, results.json). Round 1 is not counted (the global model is
+  still the devices' zero model, nothing goes down); the value is the
+  median over the other rounds of one buffer.
+- **Wire bytes per device-round**: every byte on one device's link (both
+  directions, COBS framing, CRC, commands, answers) in the rounds of the
+  second buffer, divided by rounds and devices: a steady state that includes
+  that buffer's samples once. **Raw int32 bytes**: the global model down
+  and the trained layers up as bare int32 values (4 bytes per weight and
+  bias, no framing, no samples).
+"""
+
+
+def _reference(ref: dict | None) -> list[str]:
+    if not ref:
+        return ["## Reference", "", "not measured"]
+    rnd = ref.get("federated_round") or {}
+    rows = [
+        ["vectorized (tifed_models)", _n(ref["samples_per_second"]), _n(ref.get("samples_per_second_best")),
+         _n(ref.get("samples_per_second_all_threads"))],
+        ["plain Python loops (tifed_models.naive)", _n(ref["naive_samples_per_second"], 1), "–", "–"],
+    ]
+    out = ["## Reference throughput", "",
+           f"Model {ref['model']}, mini-batches of {ref.get('batch')}, 1/lr {ref.get('lr_inv')}, mnist5k samples, "
+           f"BLAS threads: {ref.get('blas_threads')}. Speed-up, measured in the same run: "
+           f"**{_n(ref.get('speedup'), 1)}x**; the loop twin's result equals the reference's: "
+           f"{_n(ref.get('naive_matches_reference'))}.", "",
+           table(["implementation", "samples/s (median)", "best", "all BLAS threads"], rows)]
+    if rnd:
+        naive = rnd.get("naive_seconds")
+        out += ["", f"One federated round ({rnd['devices']} devices x {rnd['buffer']} samples, full mode, "
+                    f"aggregation included): {rnd['seconds']:.3f} s vectorized"
+                    + (f", {naive:.1f} s with plain loops" if naive else "") + "."]
+    load = (ref.get("load_average_before"), ref.get("load_average_after"))
+    if all(load):
+        out += ["", f"Load average before/after: {load[0]} / {load[1]} (other work on the machine makes samples/s noisy)."]
+    return out
+
+
+def _firmware(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["## Firmware on QEMU", "", "not measured"]
+    body = [[r["board"], r["model"], _n((r.get("train") or {}).get("samples")), f"{r['instructions_per_mac']:.3f}", _n(r["instructions_per_sample"]),
+             _n(r.get("macs_per_sample")),
+             " / ".join(_n(v) for v in r.get("single_layer_instructions_per_sample") or []),
+             _n(r.get("trained_instructions_per_sample")),
+             _n(r["flash_bytes"]), _n(r["ram_bytes"]), _n(r.get("arena_used_bytes")), _n(r["stack_peak_bytes"])]
+            for r in rows]
+    out = ["## Firmware on QEMU (instruction counts)", "",
+           "One TRAIN of 50 samples (25 where a board has no room for 50: column 'buffer'), batch 25, one epoch, "
+           "1/lr 2048, from the zero model; single-layer: "
+           "the same TRAIN training only layer 0 / layer 1; trained: from a model the reference trained on "
+           "1,000 samples (full bench only). Flash = text + data, static RAM = data + bss (stack included), "
+           "arena = the model's RAM (CONFIGURE), stack peak from STATS (painted stack).", "",
+           table(["board", "model", "buffer", "instr/MAC", "instr/sample", "MACs/sample", "single-layer instr/sample",
+                  "trained instr/sample", "flash B", "static RAM B", "arena B", "stack peak B"], body, "ll" + "r" * 10)]
+    seen, mem = set(), []
+    for r in rows:
+        b, buffer = r.get("arena_breakdown"), (r.get("train") or {}).get("samples")
+        if not b or (r["model"], buffer) in seen:
+            continue
+        seen.add((r["model"], buffer))
+        same = [x for x in rows if x["model"] == r["model"] and (x.get("train") or {}).get("samples") == buffer]
+        agree = all(x.get("arena_used_bytes") == b["total"] for x in same)
+        mem.append([r["model"], _n(buffer), _n(b["weights"]), _n(b["samples"]), _n(b["activation_rows"]),
+                    _n(b["feedback"]), _n(b["total"]), _pct((b["total"] - b["weights"] - b["samples"]) / b["total"]),
+                    f"{'yes' if agree else 'NO'} ({len(same)})"])
+    out += ["", "### RAM arena per model (batch 25)", "",
+            "What the firmware allocates besides its static RAM: the weights, one buffer of samples, the "
+            "activation rows of one mini-batch (activations, slopes, deltas per layer) and the feedback "
+            "matrices (tifed_models.arena_breakdown). 'Devices agree': the arena each board reported in its "
+            "CONFIGURE answer equals the total (number of boards).", "",
+            table(["model", "buffer", "weights B", "one sample buffer B", "activation rows B", "feedback B", "total B",
+                   "beyond weights + samples", "devices agree"], mem)]
+    return out
+
+
+def _wire(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["## Wire cost", "", "not measured"]
+    body = [[r["model"], r.get("mode", "full"), r.get("board", ""), _n(r.get("devices")), _n(r["bytes_per_device_round"]),
+             _n(r["raw_int32_bytes"]), f"{r.get('ratio_to_raw', 0):.3f}", _n(r.get("samples_raw_bytes_per_round")),
+             f"{r.get('ratio_to_raw_with_samples', 0):.3f}", _n(r.get("max_payload"))] for r in rows]
+    return ["## Wire cost per device and round", "",
+            table(["model", "mode", "board", "devices", "bytes/device-round", "raw int32 B", "ratio",
+                   "samples B/round", "ratio incl. samples", "max_payload"], body, "lll" + "r" * 7)]
+
+
+def _fleet(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["## Fleet scaling", "", "not measured"]
+    body = [[r["board"], _n(r["devices"]), f"{r['round_seconds']:.3f}", _pct(r["server_overhead_fraction"]),
+             _pct(r.get("link_only_fraction")), _pct(r.get("server_only_fraction")),
+             _n(r.get("wire_bytes_per_device_round")), _n(r.get("device_instructions_per_round"))] for r in rows]
+    model = rows[0].get("model", "")
+    return ["## Fleet scaling", "",
+            f"Model {model} on digits (repeated where the fleet needs more samples), full mode, validation on, "
+            "one buffer of 50 samples per device and round whatever the fleet size. With one device the "
+            "aggregate is that device's own model, so nothing goes down (the server sends only tensors that "
+            "changed): that row's wire bytes are the read-back alone.", "",
+            table(["board", "devices", "round s", "server overhead", "of which link-only", "of which server-only",
+                   "wire B/device-round", "device instructions/round"], body)]
+
+
+def _accuracy(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["## Accuracy (paper protocol, sim)", "", "not measured"]
+    body = [[r["dataset"], r["model"], r["mode"], str(r["lr_inv"]), f"{r['median']:.3f}",
+             f"{r['min']:.3f} – {r['max']:.3f}", f"{r['diverged']}/{len(r['test_accuracies'])}",
+             "–" if r.get("paper_median") is None else f"{r['paper_median']:.3f} ({r['paper_set']})"] for r in rows]
+    return ["## Accuracy (paper protocol, sim)", "",
+            "K = 8, buffer 50, batch 25, 5 rounds per buffer, every whole buffer of each shard; final test "
+            "accuracy per feedback seed (data split and shards fixed at seed 0). Diverged: final accuracy below "
+            "0.2. The paper's medians are over 100 runs on the full 60,000-image sets; mnist5k has 4,000 "
+            "training images (10 buffers per device instead of 150), so it ends far earlier in training.", "",
+            table(["data set", "model", "mode", "1/lr", "median", "min – max", "diverged", "paper median"], body,
+                  "lll" + "r" * 5)]
+
+
+def render(doc: dict, plots: list[str] | None = None) -> str:
+    m, run = doc["machine"], doc.get("run", {})
+    out = ["# tifed bench", "",
+           f"{'Quick' if run.get('quick') else 'Full'} bench, {run.get('started', '')}, {run.get('seconds', 0):.0f} s. "
+           f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, NumPy {m['numpy']}"
+           + (f", load average at start {m['load_average_start']}" if m.get("load_average_start") else "") + ".", ""]
+    tg = doc.get("targets") or []
+    if tg:
+        out += ["## Targets (reported, not asserted)", "",
+                table(["target", "goal", "measured", "met", "note"],
+                      [[t["target"], t["goal"], _n(t["value"]), _n(t["met"]), t.get("note", "")] for t in tg], "llrll"), ""]
+    for part in (_reference(doc.get("reference")), _firmware(doc.get("firmware", [])), _wire(doc.get("wire", [])),
+                 _fleet(doc.get("fleet", [])), _accuracy(doc.get("accuracy", []))):
+        out += part + [""]
+    if doc.get("skipped"):
+        out += ["## Not measured", "", table(["section", "what", "why"],
+                                             [[s["section"], s["what"], s["reason"]] for s in doc["skipped"]], "lll"), ""]
+    if plots:
+        out += ["## Plots", ""] + [f"- [{p}]({p})" for p in plots] + [""]
+    out.append(DEFINITIONS)
+    return "\n".join(out)

@@ -1,0 +1,122 @@
+"""The bench's measuring machinery without QEMU: the accuracy loop is the
+server's schedule, TimedFederation times real rounds (fake devices behind
+the real DeviceClient), and `tifed bench` writes its files or fails with
+one line."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tifed_models
+from tifed import datasets
+from tifed.bench import accuracy, fleet, report, runner
+from tifed.bench.machine import one_blas_thread
+from tifed.config import RunConfig, prepare
+from tifed.server.federation import Federation
+
+from fake_fleet import FakeBoard
+
+
+def patch_boards(monkeypatch, boards):
+    """config resolves these names to the given boards (whatever else
+    get_board is passed: its signature is not this test's business)."""
+    import tifed.config
+
+    real = tifed.config.get_board
+    monkeypatch.setattr(tifed.config, "get_board",
+                        lambda name, *args, **kwargs: boards[name] if name in boards else real(name, *args, **kwargs))
+
+
+@pytest.mark.parametrize("mode", ["full", "single"])
+def test_accuracy_loop_ends_where_tifed_run_on_sim_ends(tmp_path, mode):
+    seed, rounds = 3, 7
+    config = RunConfig(boards=("sim",), devices=4, mode=mode, dataset="digits", model="64-16-10",
+                       out=str(tmp_path / mode), rounds=rounds, seed=seed, validate=False)
+    fed = Federation(prepare(config))
+    with one_blas_thread():  # K threads of multi-threaded BLAS crawl on a small machine
+        fed.run()
+    data = datasets.load("digits", seed)
+    ours = accuracy.federated_run(data, (64, 16, 10), mode, 2048, seed, devices=4, data_seed=seed, rounds=rounds)
+    assert ours.equal(fed.global_model)
+    assert not ours.equal(tifed_models.Model.zeros((64, 16, 10)))
+
+
+def test_model_for_and_paper_set():
+    assert accuracy.model_for(datasets.load("digits", 0)) == (64, 32, 10)
+    assert accuracy.paper_set("idx:/data/fashion-mnist") == "Fashion-MNIST"
+    assert accuracy.paper_set("mnist5k") == "MNIST" and accuracy.paper_set("digits") is None
+
+
+def test_repeated_dataset_reaches_the_size_and_keeps_the_test_set():
+    data = datasets.load("digits", 0)
+    big = fleet.repeated(data, 4000)
+    assert big.x_train.shape[0] >= 4000 and big.x_train.shape[0] % data.x_train.shape[0] == 0
+    assert np.array_equal(big.x_train[: data.x_train.shape[0]], data.x_train)
+    assert big.x_test is data.x_test and fleet.repeated(data, 10) is data
+
+
+def test_fleet_row_times_rounds_with_fake_devices(monkeypatch):
+    board = FakeBoard()
+    patch_boards(monkeypatch, {"fake": board})
+    monkeypatch.setattr(fleet, "FLEET_MODEL", "64-8-10")
+    row = fleet.fleet_row("fake", 30)  # 30 x 50 samples: more than digits holds, so it is repeated
+    assert report._check_object(row, report.CONTRACT["fleet"], "row") == []
+    assert row["devices"] == 30 and row["rounds_measured"] == [2, 3, 4, 5]
+    assert 0.0 <= row["server_overhead_fraction"] <= 1.0 and row["round_seconds"] > 0
+    assert row["wire_bytes_per_device_round"] > 2 * 4 * (64 * 8 + 8 * 10)  # the model down and up, framed
+    assert len(board.started) == 30 and all(r.stopped for r in board.started)
+
+
+def test_timed_federation_sees_every_train(monkeypatch):
+    patch_boards(monkeypatch, {"fake": FakeBoard()})
+    fed = fleet.run_timed("fake", 3, model="64-8-10", dataset="digits")
+    assert [t.number for t in fed.timings] == [1, 2, 3, 4, 5]
+    for t in fed.timings:
+        assert 0 < t.train_seconds <= t.link_seconds <= t.seconds
+        assert t.overhead_fraction == pytest.approx(t.link_only_fraction + t.server_only_fraction)
+    # the server counts each round's bytes; the timings carry them over unchanged
+    assert [t.wire_bytes for t in fed.timings] == [r["wire_bytes"] for r in fed.results.rounds]
+    assert all(t.wire_bytes > 0 for t in fed.timings)
+
+
+def test_wire_row_full_and_single(monkeypatch):
+    patch_boards(monkeypatch, {"fake": FakeBoard(max_payload=1024)})
+    full = fleet.wire_row("fake", "64-8-10", "digits", "full")
+    single = fleet.wire_row("fake", "64-8-10", "digits", "single")
+    for row in (full, single):
+        assert report._check_object(row, report.CONTRACT["wire"], "row") == []
+        assert row["rounds_measured"] == [6, 7, 8, 9, 10] and row["max_payload"] == 1024
+    assert full["raw_int32_bytes"] == 2 * 4 * (64 * 8 + 8 + 8 * 10 + 10)
+    assert 1.0 < full["ratio_to_raw"] < 1.2  # framing, commands and samples on top of the bare model
+    assert single["bytes_per_device_round"] < full["bytes_per_device_round"]
+
+
+def test_runner_writes_json_markdown_and_plots(tmp_path):
+    plan = runner.Plan(accuracy_sets=(("digits", 2),))
+    doc = runner.run(tmp_path, only=["accuracy"], plan=plan, log=lambda *_: None)
+    on_disk = json.loads((tmp_path / "bench.json").read_text())
+    assert report.check_document(on_disk) == [] and on_disk["run"]["sections"] == ["accuracy"]
+    assert len(on_disk["accuracy"]) == 6 and all(len(r["test_accuracies"]) == 2 for r in on_disk["accuracy"])
+    assert on_disk["reference"] is None and on_disk["firmware"] == [] and doc["run"]["blas_threads"] in (1, None)
+    assert (tmp_path / "accuracy_digits.png").stat().st_size > 1000
+    assert "| digits | 64-32-10 | full | 2048 |" in (tmp_path / "bench.md").read_text()
+
+
+def tifed(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tifed.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--only", "speed"], "invalid choice"),
+    (["--idx", "/nonexistent/mnist"], "/nonexistent/mnist"),
+    (["--seeds", "0"], "at least 1"),
+])
+def test_bench_bad_input_is_one_line(tmp_path, args, words):
+    done = tifed("bench", "--out", str(tmp_path / "b"), *args)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("tifed: error:") and words in done.stderr
+    assert not (tmp_path / "b" / "bench.json").exists()

@@ -1,0 +1,111 @@
+"""bench.json against interfaces.md (schema 1, the contract's keys and
+types), merging re-measured sections, the targets and the Markdown."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tifed.bench import markdown, report
+
+
+def _doc(**changes):
+    machine = {"cpu": "test cpu", "cores": 2, "python": "3.11", "numpy": "2.0"}
+    reference = {"model": "784-200-10", "samples_per_second": 6000.0, "naive_samples_per_second": 20.0,
+                 "blas_threads": 1}
+    firmware = [{"board": "qemu-mps2-an386", "model": "784-200-10", "instructions_per_mac": 2.5,
+                 "instructions_per_sample": 799_000, "flash_bytes": 13_000, "ram_bytes": 12_000,
+                 "stack_peak_bytes": 700, "arena_used_bytes": 716_044, "train": {"samples": 50},
+                 "arena_breakdown": {"weights": 636_040, "feedback": 4_000, "samples": 39_252,
+                                     "activation_rows": 36_752, "total": 716_044}}]
+    wire = [{"model": "64-32-10", "bytes_per_device_round": 20_551, "raw_int32_bytes": 19_280}]
+    fleet = [{"board": "host", "devices": 4, "round_seconds": 0.07, "server_overhead_fraction": 0.9}]
+    parts = dict(machine=machine, reference=reference, firmware=firmware, wire=wire, fleet=fleet)
+    parts.update(changes)
+    return report.build_document(parts["machine"], parts["reference"], parts["firmware"], parts["wire"],
+                                 parts["fleet"], run={"quick": True, "started": "now", "seconds": 1.0})
+
+
+def test_a_full_document_meets_the_contract():
+    doc = _doc()
+    assert report.check_document(doc) == []
+    assert list(doc)[:6] == ["schema", "machine", "reference", "firmware", "wire", "fleet"] and doc["schema"] == 1
+    json.dumps(doc)  # serializable as it is
+
+
+def test_reference_may_be_null_but_sections_must_exist():
+    assert report.check_document(_doc(reference=None)) == []
+    doc = _doc()
+    del doc["wire"]
+    assert report.check_document(doc) == ["lacks section 'wire'"]
+
+
+@pytest.mark.parametrize("section, key, value, expect", [
+    ("firmware", "instructions_per_mac", None, "firmware[0].instructions_per_mac"),
+    ("firmware", "flash_bytes", True, "firmware[0].flash_bytes"),  # a bool is not a byte count
+    ("wire", "raw_int32_bytes", 1.5, "wire[0].raw_int32_bytes"),
+    ("fleet", "server_overhead_fraction", 1.7, "not a fraction"),
+])
+def test_wrong_values_are_named(section, key, value, expect):
+    doc = _doc()
+    doc[section][0][key] = value
+    problems = report.check_document(doc)
+    assert len(problems) == 1 and expect in problems[0]
+
+
+def test_missing_machine_key_and_wrong_schema():
+    doc = _doc()
+    del doc["machine"]["cores"]
+    doc["schema"] = 2
+    problems = report.check_document(doc)
+    assert "schema must be 1, got 2" in problems and "machine lacks 'cores'" in problems
+
+
+def test_write_json_refuses_a_broken_document(tmp_path):
+    doc = _doc()
+    doc["fleet"][0].pop("devices")
+    with pytest.raises(AssertionError, match="fleet\\[0\\] lacks 'devices'"):
+        report.write_json(tmp_path / "bench.json", doc)
+    assert not (tmp_path / "bench.json").exists()
+    report.write_json(tmp_path / "bench.json", _doc())
+    assert report.load(tmp_path / "bench.json")["schema"] == 1
+
+
+def test_targets_are_reported_with_their_values():
+    rows = {t["target"].split(",")[0]: t for t in _doc()["targets"]}
+    assert rows["reference 784-200-10 samples/s"]["met"] is True
+    assert rows["reference speed-up over the plain loops"]["value"] == 300.0
+    fw = next(t for t in _doc()["targets"] if "instructions per MAC" in t["target"])
+    assert fw["met"] is True and fw["note"] == "1.50 above 1 instruction per MAC"
+    slow = _doc(reference={"model": "784-200-10", "samples_per_second": 900.0, "naive_samples_per_second": 30.0})
+    assert [t["met"] for t in slow["targets"]] == [False, False, True]
+    assert [t["met"] for t in _doc(reference=None, firmware=[])["targets"]] == [None, None, None]
+
+
+def test_merge_keeps_sections_not_remeasured():
+    old = _doc()
+    old["skipped"] = [{"section": "fleet", "what": "qemu x8", "reason": "r"}]
+    new = _doc(fleet=[], reference={"model": "784-200-10", "samples_per_second": 9000.0,
+                                    "naive_samples_per_second": 20.0})
+    merged = report.merge(old, new, ["reference"])
+    assert merged["reference"]["samples_per_second"] == 9000.0
+    assert merged["fleet"] == old["fleet"] and merged["skipped"] == old["skipped"]
+    assert report.check_document(merged) == []
+
+
+def test_markdown_table_shape_and_escaping():
+    text = markdown.table(["a", "b"], [["x|y", 1], ["z", 22]])
+    lines = text.splitlines()
+    assert lines[0] == "| a | b |" and lines[1] == "| :--- | ---: |"
+    assert lines[2] == "| x\\|y | 1 |" and len(lines) == 4
+
+
+def test_markdown_report_has_every_section_and_the_definitions():
+    text = markdown.render(_doc(), ["fleet.png"])
+    for heading in ("## Targets", "## Reference throughput", "## Firmware on QEMU", "### RAM arena per model",
+                    "## Wire cost", "## Fleet scaling", "## Accuracy", "## Plots", "## Definitions"):
+        assert heading in text
+    assert "| qemu-mps2-an386 | 784-200-10 | 50 | 2.500 | 799,000 |" in text
+    assert "| 784-200-10 | 50 | 636,040 | 39,252 | 36,752 | 4,000 | 716,044 | 5.7% | yes (1) |" in text
+    assert "Server overhead fraction** = 1 - T_train / T_round" in text
+    assert "[fleet.png](fleet.png)" in text
