@@ -172,7 +172,8 @@ def accuracy(doc: dict, out: Path) -> list[str]:
         ax.legend(loc="lower left", fontsize=8)
         seeds = len(rs[0]["test_accuracies"])
         ax.set_title(f"{dataset}, {rs[0]['model']}, K = 8: {seeds} feedback seeds")
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", dataset).strip("_") or "data"
+        short = f"idx_{Path(dataset[4:]).name}" if dataset.startswith("idx:") else dataset
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", short).strip("_") or "data"
         names.append(_save(fig, out / f"accuracy_{slug}.png"))
     return names
 

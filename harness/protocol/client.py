@@ -15,6 +15,7 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
+from serial.urlhandler.protocol_socket import Serial as SocketPort
 
 from tifed.errors import ConfigError, DeviceError, DeviceGone, NoRoomError, ProtocolError
 from tifed.protocol import commands as cmd
@@ -184,7 +185,13 @@ class DeviceClient:
     def _read_available(self) -> bytes:
         """Everything already received, without blocking. pyserial's socket
         handlers report in_waiting as 0 or 1, so reading in_waiting bytes
-        would take a frame byte by byte; a read with timeout 0 takes all."""
+        would take a frame byte by byte; a read with timeout 0 takes all.
+        Other ports (a tty, rfc2217://, loop://) count their bytes exactly,
+        and setting their timeout reconfigures the port: for RFC2217 a COM
+        port negotiation with the server each time (~0.3 s per read with
+        ser2net), so they are read by count."""
+        if not isinstance(self.port, SocketPort):
+            return self.port.read(getattr(self.port, "in_waiting", 0))
         self.port.timeout = 0
         try:
             return self.port.read(1 << 16)

@@ -86,5 +86,6 @@ def patch_boards(monkeypatch, boards: dict[str, Board]) -> None:
     import tifed.config
     from tifed.boards.registry import get_board
 
-    monkeypatch.setattr(tifed.config, "get_board", lambda name: boards[name] if name in boards else get_board(name))
+    monkeypatch.setattr(tifed.config, "get_board",
+                        lambda name, *args, **kwargs: boards[name] if name in boards else get_board(name, *args, **kwargs))
 

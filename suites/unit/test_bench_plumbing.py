@@ -59,16 +59,23 @@ def test_repeated_dataset_reaches_the_size_and_keeps_the_test_set():
     assert big.x_test is data.x_test and fleet.repeated(data, 10) is data
 
 
+def test_fleet_plan_repeats_the_data_for_a_big_fleet(monkeypatch, tmp_path):
+    patch_boards(monkeypatch, {"fake": FakeBoard()})
+    plan = fleet.make_plan("fake", 30, str(tmp_path), model="64-8-10", dataset="digits")
+    assert plan.data.name == "digits x2" and len(plan.shards) == 30
+    assert all(x.shape[0] >= 50 for x, _ in plan.shards) and len(plan.schedule) == 5  # one buffer each
+
+
 def test_fleet_row_times_rounds_with_fake_devices(monkeypatch):
     board = FakeBoard()
     patch_boards(monkeypatch, {"fake": board})
     monkeypatch.setattr(fleet, "FLEET_MODEL", "64-8-10")
-    row = fleet.fleet_row("fake", 30)  # 30 x 50 samples: more than digits holds, so it is repeated
+    row = fleet.fleet_row("fake", 6)
     assert report._check_object(row, report.CONTRACT["fleet"], "row") == []
-    assert row["devices"] == 30 and row["rounds_measured"] == [2, 3, 4, 5]
+    assert row["devices"] == 6 and row["rounds_measured"] == [2, 3, 4, 5]
     assert 0.0 <= row["server_overhead_fraction"] <= 1.0 and row["round_seconds"] > 0
     assert row["wire_bytes_per_device_round"] > 2 * 4 * (64 * 8 + 8 * 10)  # the model down and up, framed
-    assert len(board.started) == 30 and all(r.stopped for r in board.started)
+    assert len(board.started) == 6 and all(r.stopped for r in board.started)
 
 
 def test_timed_federation_sees_every_train(monkeypatch):
@@ -120,3 +127,32 @@ def test_bench_bad_input_is_one_line(tmp_path, args, words):
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith("tifed: error:") and words in done.stderr
     assert not (tmp_path / "b" / "bench.json").exists()
+
+
+def _write_idx(folder, n_train=800, n_test=100, side=8):
+    """A small IDX set: 8x8 images whose brightest quarter tells the label."""
+    import struct
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 4, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, side, side)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            r, q = divmod(int(c), 2)
+            images[i, r * 4:(r + 1) * 4, q * 4:(q + 1) * 4] = 250
+        (folder / f"{stem}-images-idx3-ubyte").write_bytes(struct.pack(">HBBIII", 0, 8, 3, n, side, side) + images.tobytes())
+        (folder / f"{stem}-labels-idx1-ubyte").write_bytes(struct.pack(">HBBI", 0, 8, 1, n) + labels.tobytes())
+
+
+def test_runner_accuracy_on_idx_files(tmp_path):
+    _write_idx(tmp_path / "fashion-small")
+    doc = runner.run(tmp_path / "out", only=["accuracy"], plan=runner.Plan(accuracy_sets=()),
+                     idx_dirs=[str(tmp_path / "fashion-small")], seeds=1, log=lambda *_: None)
+    rows = doc["accuracy"]
+    assert [r["dataset"] for r in rows] == [f"idx:{tmp_path / 'fashion-small'}"] * 6
+    assert rows[0]["model"] == "64-32-4" and rows[0]["train_samples"] == 800
+    assert {r["paper_set"] for r in rows} == {"Fashion-MNIST"} and rows[0]["paper_median"] == 0.832
+    assert max(r["median"] for r in rows) > 0.5  # four easy classes: learned far above chance (0.25)
+    plots = [p.name for p in (tmp_path / "out").glob("accuracy_*.png")]
+    assert plots == ["accuracy_idx_fashion_small.png"]

@@ -79,11 +79,6 @@ def test_missing_option_is_one_line():
     assert len(done.stderr.splitlines()) == 1 and "required" in done.stderr
 
 
-def test_bench_is_not_there_yet(tmp_path):
-    done = tifed("bench", "--out", str(tmp_path))
-    assert done.returncode == 2 and "not implemented yet" in done.stderr
-
-
 def test_sigterm_stops_the_run_and_keeps_results(tmp_path):
     out = tmp_path / "term"
     # small buffers, many epochs: 35 buffers x 50 rounds, far longer than it takes to react
