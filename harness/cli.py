@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=_positive, metavar="N", help="feedback seeds per accuracy box")
     bench.add_argument("--only", action="append", metavar="SECTION",
                        choices=("reference", "firmware", "wire", "fleet", "accuracy"),
-                       help="run only these sections; the others are kept from an existing DIR/bench.json")
+                       help="run only this section (reference, firmware, wire, fleet, accuracy; repeatable); "
+                            "the others are kept from an existing DIR/bench.json")
     return parser
 
 

@@ -50,7 +50,8 @@ def firmware(doc: dict, out: Path) -> str | None:
         return None
     labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}" for r in rows]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    a1.bar(labels, [r["instructions_per_mac"] for r in rows], color="tab:blue")
+    bars = a1.bar(labels, [r["instructions_per_mac"] for r in rows], color="tab:blue")
+    a1.bar_label(bars, fmt="%.2f", fontsize=8)
     a1.axhline(3.0, color="tab:red", linestyle="--", linewidth=1, label="target 3")
     a1.axhline(1.0, color="0.4", linestyle=":", linewidth=1, label="1 per MAC")
     a1.set_ylabel("instructions per MAC (TRAIN)")
