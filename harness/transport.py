@@ -31,7 +31,15 @@ def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, timeout: float = DE
     try:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, **kwargs)
     except (*LINK_ERRORS, ValueError) as exc:
-        raise LinkError(f"cannot open {url}: {_reason(exc)}") from None
+        raise LinkError(f"cannot open {url}: {_reason(exc)}{_hint(url, exc)}") from None
+
+
+def _hint(url: str, exc: Exception) -> str:
+    """ser2net leaves pyserial's modem-control request (DTR/RTS) unanswered
+    when the serial side cannot set those lines (a pty, some adapters)."""
+    if url.startswith("rfc2217://") and "option 'control'" in str(exc) and "ign_set_control" not in url:
+        return " (the RFC2217 server did not confirm DTR/RTS; add ?ign_set_control to the URL)"
+    return ""
 
 
 def _reason(exc: Exception) -> str:

@@ -19,6 +19,8 @@ import pytest
 
 from serial_lab import QemuOnPty, Ser2net
 from tifed.cli import main
+from tifed.errors import LinkError
+from tifed.transport import open_link
 
 pytestmark = pytest.mark.emulated
 
@@ -41,6 +43,10 @@ def mps2_on_pty(images):
 def test_qemu_board_behind_ser2net_rfc2217_is_bitexact(tmp_path, mps2_on_pty):
     server = Ser2net(mps2_on_pty.pty, tmp_path)
     try:
+        # Without the option, pyserial waits for an answer ser2net never sends
+        # (URL option timeout=1: pyserial's network timeout, passed through).
+        with pytest.raises(LinkError, match=r"did not confirm DTR/RTS; add \?ign_set_control to the URL"):
+            open_link(f"rfc2217://127.0.0.1:{server.port}?timeout=1")
         # ser2net cannot set DTR/RTS on a pty and leaves pyserial's SET_CONTROL
         # unanswered; ?ign_set_control (a pyserial URL option) goes through as is.
         url = f"rfc2217://127.0.0.1:{server.port}?ign_set_control"

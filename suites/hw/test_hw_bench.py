@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import tifed_models
-from tifed.bench.macs import macs_per_sample, model_name
 from tifed.link import line_bytes_per_second
 from tifed.protocol.commands import TensorKind, tensor_id
 
@@ -49,6 +48,8 @@ def _link(client, baud, url):
 
 
 def _train(client, dims, counter_kind):
+    from tifed.bench.macs import macs_per_sample, model_name  # interfaces.md's MAC count
+
     rng = np.random.default_rng(SEED)
     x = rng.integers(-128, 128, size=(SAMPLES, dims[0])).astype(np.int8)
     labels = rng.integers(0, dims[-1], size=SAMPLES)
