@@ -17,21 +17,10 @@ from pathlib import Path
 
 from tifed import build
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
+from tifed.boards.process import spawn, terminate
 from tifed.errors import BuildError, DeviceError, DeviceGone
 
 START_TIMEOUT = 10.0  # seconds for the process to print its PTY line
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    """Stop and reap `proc` (also run at interpreter exit by weakref.finalize)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class HostDevice(RunningDevice):
@@ -43,7 +32,7 @@ class HostDevice(RunningDevice):
         self._stderr_at_stop = ""
         args = [str(image), "--pty"] + ([] if arena_bytes is None else ["--arena", str(arena_bytes)])
         try:
-            self._proc = subprocess.Popen(
+            self._proc = spawn(
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0
             )
         except OSError as exc:
@@ -51,7 +40,7 @@ class HostDevice(RunningDevice):
             raise DeviceError(f"cannot start {image}: {exc.strerror or exc}") from None
         # Reaps the process even if the caller forgets stop() or the
         # interpreter exits on an exception.
-        self._finalizer = weakref.finalize(self, _terminate, self._proc)
+        self._finalizer = weakref.finalize(self, terminate, self._proc)
         try:
             self.url = self._read_pty_line(start_timeout)
         except BaseException:
@@ -101,7 +90,7 @@ class HostDevice(RunningDevice):
         return True
 
     def stop(self) -> None:
-        self._finalizer()  # runs _terminate once; later calls do nothing
+        self._finalizer()  # runs terminate once; later calls do nothing
         if not self._stderr.closed:
             self._stderr_at_stop = self._last_stderr_line()
             self._stderr.close()

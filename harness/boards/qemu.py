@@ -24,18 +24,14 @@ How a device starts, and why:
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
-import queue
 import re
-import resource
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -43,11 +39,11 @@ from pathlib import Path
 from tifed import build
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
 from tifed.boards.elf_symbols import read_symbols
+from tifed.boards.process import STOP_TIMEOUT, spawn, terminate
 from tifed.errors import BuildError, ConfigError, DeviceError, DeviceGone
 
 QEMU = "qemu-system-arm"
 READY_TIMEOUT = 30.0  # seconds from QEMU's start to the firmware's ready byte
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 READY_BYTE = b"\x00"
 ARENA_SYMBOLS = frozenset({"__arena_start", "__arena_end"})
 
@@ -94,74 +90,6 @@ def _qemu_machines() -> frozenset[str]:
     return frozenset(line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip())
 
 
-# --- spawning QEMU so that it dies with the harness ---------------------------
-
-PR_SET_PDEATHSIG = 1
-try:
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved now: no dlopen after fork
-except (OSError, AttributeError):  # not Linux
-    _prctl = None
-
-
-def _child_setup(parent_pid: int):
-    def preexec() -> None:
-        # QEMU aborts when the guest locks up; that needs no core file.
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if _prctl is not None:
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
-
-
-class _Spawner:
-    """Runs every Popen on one daemon thread that lives as long as the
-    harness, so PR_SET_PDEATHSIG fires when the harness dies and not when
-    the (pool) thread that called start() finishes."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._jobs: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
-
-    def popen(self, args: list[str], **kwargs) -> subprocess.Popen:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._serve, name="tifed-qemu-spawner", daemon=True)
-                self._thread.start()
-        done = threading.Event()
-        box: dict = {}
-        self._jobs.put((args, kwargs, done, box))
-        done.wait()
-        if "error" in box:
-            raise box["error"]
-        return box["proc"]
-
-    def _serve(self) -> None:
-        while True:
-            args, kwargs, done, box = self._jobs.get()
-            try:
-                box["proc"] = subprocess.Popen(args, preexec_fn=_child_setup(os.getpid()), **kwargs)
-            except BaseException as exc:  # handed to the caller's thread
-                box["error"] = exc
-            done.set()
-
-
-_spawner = _Spawner()
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    """Stop and reap QEMU (also run at interpreter exit by weakref.finalize)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 # --- one running QEMU ----------------------------------------------------------
 
 class QemuDevice(RunningDevice):
@@ -185,7 +113,7 @@ class QemuDevice(RunningDevice):
                 "-serial", "chardev:link",
                 "-kernel", str(image),
             ]
-            self._proc = _spawner.popen(
+            self._proc = spawn(
                 self.command, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL,
                 stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -196,7 +124,7 @@ class QemuDevice(RunningDevice):
             listener.close()  # QEMU holds its own copy
         # Reaps QEMU even if the caller forgets stop() or the interpreter
         # exits on an exception.
-        self._finalizer = weakref.finalize(self, _terminate, self._proc)
+        self._finalizer = weakref.finalize(self, terminate, self._proc)
         self.url = f"socket://127.0.0.1:{self.port}"
         try:
             self._await_ready(ready_timeout)
@@ -239,7 +167,7 @@ class QemuDevice(RunningDevice):
         return self._proc.poll() is None
 
     def stop(self) -> None:
-        self._finalizer()  # runs _terminate once; later calls do nothing
+        self._finalizer()  # runs terminate once; later calls do nothing
         if not self._log.closed:
             self._log_at_stop = self._last_log_line()
             self._log.close()

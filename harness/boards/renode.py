@@ -30,7 +30,7 @@ from tifed import build
 from tifed.boards import renode_script as rs
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
 from tifed.boards.elf_symbols import read_symbols
-from tifed.boards.qemu import _spawner  # Popen with PR_SET_PDEATHSIG, from a long-lived thread
+from tifed.boards.process import spawn  # children that die with the harness
 from tifed.boards.renode_monitor import MonitorClient, MonitorError
 from tifed.errors import BuildError, ConfigError, DeviceError
 
@@ -142,7 +142,7 @@ class RenodeFleet:
         self._listening.clear()
         self._setup_notes = []
         try:
-            self._proc = _spawner.popen(
+            self._proc = spawn(
                 argv,
                 cwd=self.workdir,
                 stdin=subprocess.DEVNULL,
