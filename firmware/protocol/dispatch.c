@@ -40,12 +40,14 @@ size_t proto_handle_rx_error(proto_state *st, rx_event event, const uint8_t **re
 size_t proto_handle_frame(proto_state *st, const uint8_t *frame, size_t len, const uint8_t **resp)
 {
     uint8_t seq, code, status;
+    uint16_t crc;
     size_t payload, out_n = 0;
 
     if (len < WIRE_HEADER + WIRE_CRC)
         return nak(st, ST_BAD_CRC, resp);
     payload = len - WIRE_HEADER - WIRE_CRC;
-    if (crc16_ccitt_false(frame, len - WIRE_CRC) != get_u16(frame + len - WIRE_CRC))
+    crc = get_u16(frame + len - WIRE_CRC);
+    if (crc16_ccitt_false(frame, len - WIRE_CRC) != crc)
         return nak(st, ST_BAD_CRC, resp);
     if (payload > TIFED_MAX_PAYLOAD)
         return nak(st, ST_TOO_LARGE, resp);
@@ -59,7 +61,7 @@ size_t proto_handle_frame(proto_state *st, const uint8_t *frame, size_t len, con
         return finish(st->small, seq, (uint8_t)(code | WIRE_RESPONSE_BIT), 1u);
     }
     *resp = st->resp;
-    if (st->have_last && seq == st->last_seq && code == st->last_code)
+    if (st->have_last && seq == st->last_seq && code == st->last_code && crc == st->last_crc)
         return st->resp_len; /* a retransmission: the response was lost */
 
     /* The request payload is read from the receive buffer while the
@@ -72,6 +74,7 @@ size_t proto_handle_frame(proto_state *st, const uint8_t *frame, size_t len, con
     st->have_last = 1;
     st->last_seq = seq;
     st->last_code = code;
+    st->last_crc = crc;
     return st->resp_len;
 }
 

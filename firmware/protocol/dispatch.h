@@ -30,11 +30,15 @@ typedef struct {
     proto_env env;
     tifed_net net;
     /* The last response sent for an executed request; a request with the
-     * same (seq, code) gets these bytes again and is not executed twice. */
+     * same (seq, code) and the same bytes (same CRC) gets these bytes again
+     * and is not executed twice. The CRC in the key makes a new request that
+     * merely reuses the (seq, code) of the last one (a harness restarted
+     * mid-session) execute instead of getting a stale answer. */
     uint8_t resp[WIRE_RAW_MAX];
     size_t resp_len;
     int have_last;
     uint8_t last_seq, last_code;
+    uint16_t last_crc;
     /* NAKs and BAD_VERSION answers go here, so they never replace the
      * stored response. */
     uint8_t small[WIRE_HEADER + 1u + WIRE_CRC];

@@ -114,6 +114,14 @@ static void duplicate_request_gets_stored_response(void **state)
     r = request(9, CMD_IDENTIFY, NULL, 0);
     assert_int_equal(r.status, ST_OK);
     assert_int_equal(r.body[0], 1);
+    /* The same (seq, code) with other bytes is a new request as well (a
+     * restarted harness reusing seq numbers): executed, not answered from
+     * storage. */
+    r = request(10, CMD_READ_TENSOR, (const uint8_t *)"\x00\x00\x00\x00\x00\x01\x00", 7);
+    assert_int_equal(r.body_len, 4);
+    r = request(10, CMD_READ_TENSOR, (const uint8_t *)"\x00\x00\x00\x00\x00\x02\x00", 7);
+    assert_int_equal(r.status, ST_OK);
+    assert_int_equal(r.body_len, 8);
 }
 
 static void bad_frames_get_naks(void **state)

@@ -24,7 +24,8 @@ from pathlib import Path
 from tifed import build
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
 from tifed.boards.elf_symbols import read_symbols
-from tifed.boards.flashing import ChipFacts, FlashSettings, Images, flash_command, missing_tools, reset_command, run_tool
+from tifed.boards.flashing import (INSTALL_HINTS, ChipFacts, FlashSettings, Images, flash_command, missing_tools,
+                                   reset_command, run_tool)
 from tifed.boards.serial_port import claim_port, port_exists, release_port
 from tifed.errors import BuildError, ConfigError, DeviceError, LinkError
 from tifed.link import LinkSettings, is_local_path
@@ -159,8 +160,6 @@ class HwBoard(Board):
             hints.append("connect the board, or check the port name (`tifed boards` lists the ports)")
         tools = missing_tools(self.flash)
         if tools:
-            from tifed.boards.flashing import INSTALL_HINTS
-
             run_missing += tools
             hints += [INSTALL_HINTS.get(t, f"install {t}") for t in tools]
         has_image = build_missing == [] or self.image_path().is_file()

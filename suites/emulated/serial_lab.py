@@ -6,42 +6,28 @@ publishing such a port as RFC2217 on 127.0.0.1, as a lab machine would
 Every wait here waits for an event with a deadline: QEMU's line naming its
 pty, the firmware's boot byte, ser2net's "Ready" line (-r). Ports are the
 kernel's choice (ser2net listens on port 0; the port is read back from
-/proc). Every process is a child that dies with the test process
-(PR_SET_PDEATHSIG) and is stopped and reaped by stop().
+/proc). Every process is spawned like the harness's own children
+(tifed.boards.process: it dies with the test process) and is stopped and
+reaped by stop().
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import selectors
-import signal
 import subprocess
 import time
 import tty
 from pathlib import Path
 
+from tifed.boards.process import spawn, terminate
+
 START_TIMEOUT = 20.0
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def spawn(args: list[str], **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
 
 
 def stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if proc is not None:
+        terminate(proc)
 
 
 def read_until(proc: subprocess.Popen, pattern: str, timeout: float = START_TIMEOUT) -> re.Match:

@@ -5,35 +5,23 @@ hardware. `port` is the harness's end; `device` the board's, where a test
 runs the host firmware on stdin/stdout (or writes a byte itself)."""
 from __future__ import annotations
 
-import ctypes
 import os
 import selectors
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from tifed.boards.process import spawn, terminate  # children that die with the test process
+
 START_TIMEOUT = 10.0
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """Nothing outlives the test process, even when it is killed outright."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if proc is not None:
+        terminate(proc)
 
 
 class PtyPair:
@@ -44,10 +32,9 @@ class PtyPair:
         self.device = directory / "device"
         self.firmware: subprocess.Popen | None = None
         # -d -d: socat says "starting data transfer loop" once both ptys exist.
-        self.socat = subprocess.Popen(
+        self.socat = spawn(
             ["socat", "-d", "-d", f"pty,raw,echo=0,link={self.device}", f"pty,raw,echo=0,link={self.port}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
         )
         try:
             self._await_line(b"starting data transfer loop")
@@ -73,8 +60,7 @@ class PtyPair:
     def run_firmware(self, image: Path) -> subprocess.Popen:
         """The host firmware serving the protocol on the device end."""
         with open(self.device, "r+b", buffering=0) as end:
-            self.firmware = subprocess.Popen([str(image)], stdin=end, stdout=end, stderr=subprocess.DEVNULL,
-                                             preexec_fn=_die_with_parent)
+            self.firmware = spawn([str(image)], stdin=end, stdout=end, stderr=subprocess.DEVNULL)
         return self.firmware
 
     def stop(self) -> None:

@@ -1,0 +1,228 @@
+"""The boards attached to one node host, as the ClientApp drives them.
+
+A node holds global devices offset .. offset+n-1 (roster.py). For a run it
+loads the data set itself and takes those devices' shards (data stays on the
+node; the server checks a digest of every buffer), starts the devices with
+the board plug-ins (tifed.boards) and drives each through the same Worker as
+`tifed run` (server/workers.py: DeviceWorker over DeviceClient, or
+ReferenceWorker for `sim`). The serial link stays between this host and its
+boards: only int32 tensors cross the network.
+
+Nothing here imports Flower: client_app.py turns messages into calls.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import socket
+import time
+from typing import Any
+
+import numpy as np
+
+import tifed_models
+from tifed import build
+from tifed.boards.base import Board
+from tifed.config import RunConfig, apply_fleet, prepare, resolve_boards
+from tifed.errors import ConfigError, TifedError
+from tifed.flower.options import training_from_json
+from tifed.flower.strategy import buffer_digest
+from tifed.server.schedule import Round
+from tifed.server.workers import DeviceWorker, ReferenceWorker, TrainSpec, Worker
+
+_PROBE_MODEL = "1-1"  # the smallest model: board checks before any run's model is known
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeSpec:
+    """`tifed node` options that say what this host holds."""
+
+    boards: tuple[str, ...]  # --board values (dealt out to the devices in turn), empty with a fleet
+    devices: int | None  # n; None: one per --board value (or per fleet entry)
+    offset: int  # global id of this node's first device
+    fleet: str | None = None
+    baud: int | None = None
+    timeout: float | None = None
+    chunk: int | None = None
+
+    def run_config(self, **training: Any) -> RunConfig:
+        """The node's share of a run as a RunConfig over its own devices."""
+        base = {"mode": "full", "dataset": "digits", "model": _PROBE_MODEL}
+        base.update({k: v for k, v in training.items() if k not in ("devices", "buffers", "rounds")})
+        return RunConfig(boards=self.boards, devices=self.devices or (None if self.fleet else len(self.boards)),
+                         out=".", fleet=self.fleet, baud=self.baud, timeout=self.timeout, chunk=self.chunk, **base)
+
+
+class BoardHost:
+    def __init__(self, spec: NodeSpec):
+        """Resolve and check the boards now (and build their firmware), so a
+        mistake ends `tifed node` before it joins a federation."""
+        self.spec = spec
+        config, self._fleet_boards = apply_fleet(spec.run_config())
+        self._config = config  # boards resolved to one label per device when a fleet is used
+        if not config.boards:
+            raise ConfigError("give at least one --board (or --fleet FILE)")
+        self.boards: list[Board] = resolve_boards(config, tifed_models.parse_model(_PROBE_MODEL), self._fleet_boards)
+        self.n = len(self.boards)
+        self.offset = spec.offset
+        for board in {id(b): b for b in self.boards}.values():
+            image = board.image_path()
+            if image is not None:
+                build.ensure_built(board.name, image)
+        self.run_id: int | None = None
+        self.workers: dict[int, Worker] = {}  # global device id -> worker
+        self.failed: dict[int, str] = {}
+        self._shards: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._buffer_len = 0
+        self.dims: tuple[int, ...] = ()
+        self.layers: dict[int, int | None] = {}  # device -> its layer (single mode) or None
+        self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.n), thread_name_prefix="board")
+
+    @property
+    def device_ids(self) -> list[int]:
+        return list(range(self.offset, self.offset + self.n))
+
+    def trained_layers(self, device: int) -> list[int]:
+        layer = self.layers[device]
+        return list(range(len(self.dims) - 1)) if layer is None else [layer]
+
+    def describe(self) -> dict[str, Any]:
+        return {"offset": self.offset, "boards": [b.name for b in self.boards],
+                "families": [b.family for b in self.boards], "host": socket.gethostname()}
+
+    # --- a run ------------------------------------------------------------------
+
+    def start(self, run_id: int, training_text: str, devices: list[int]) -> dict[str, Any]:
+        """Stop what a previous run left, check the boards against this run's
+        model, start and set up every device (CONFIGURE, feedback seed and
+        check)."""
+        self.stop()
+        try:
+            return self._start(run_id, training_from_json(training_text), devices)
+        except BaseException:
+            self.stop()  # half a start keeps no device running
+            raise
+
+    def _start(self, run_id: int, training: dict[str, Any], devices: list[int]) -> dict[str, Any]:
+        if sorted(devices) != self.device_ids:
+            raise ConfigError(f"the server assigns devices {devices}, this node holds {self.device_ids}")
+        K = training["devices"]
+        if self.offset + self.n > K:
+            raise ConfigError(f"this node holds devices {self.offset}-{self.offset + self.n - 1}, "
+                              f"the run has {K}")
+        # The run as the server plans it (same checks, data, shards, layers) ...
+        shared = RunConfig(boards=("sim",), devices=K, out=".",
+                           **{k: v for k, v in training.items() if k != "devices"})
+        plan = prepare(shared)
+        # ... and this node's boards checked against its model (RAM).
+        local = dataclasses.replace(self._config, mode=training["mode"], dataset=training["dataset"],
+                                    model=training["model"], buffer_len=training["buffer_len"],
+                                    batch=training["batch"], epochs=training["epochs"],
+                                    lr_inv=training["lr_inv"], seed=training["seed"])
+        resolve_boards(local, plan.dims, self._fleet_boards)
+        spec = TrainSpec(plan.dims, training["buffer_len"], training["batch"], training["lr_inv"], training["seed"])
+        self.dims = plan.dims
+        self.layers = {d: plan.layers[d] for d in self.device_ids}
+        self._buffer_len = training["buffer_len"]
+        self._shards = {d: plan.shards[d] for d in self.device_ids}
+        self.run_id = run_id
+        self._start_workers(spec, plan.layers)
+        self._each(list(self.workers.values()), lambda w: w.setup())
+        self._each(list(self.workers.values()), lambda w: w.refresh_stats())
+        return {"devices": {str(d): {"firmware": w.firmware(), "link": w.link()} for d, w in self.workers.items()}}
+
+    def _start_workers(self, spec: TrainSpec, layers: list[int | None]) -> None:
+        by_board: dict[int, list[int]] = {}
+        for d, board in zip(self.device_ids, self.boards):
+            if board.has_device:
+                by_board.setdefault(id(board), []).append(d)
+            else:
+                self.workers[d] = ReferenceWorker(d, board, layers[d], spec)
+        for ids in by_board.values():
+            board = self.boards[ids[0] - self.offset]
+            for d, running in zip(ids, board.start_many(ids)):
+                self.workers[d] = DeviceWorker(d, board, layers[d], spec, running)
+
+    def train(self, run_id: int, rnd: Round, model: tifed_models.Model,
+              devices: list[int]) -> tuple[dict[int, tifed_models.Model], dict[str, Any]]:
+        """One round on the asked devices, in parallel. A device that fails
+        is stopped and reported in "failed" (the server drops it); the
+        others' updates still go back."""
+        self._check_run(run_id)
+        unknown = [d for d in devices if d not in self.workers and d not in self.failed]
+        if unknown:
+            raise ConfigError(f"asked for devices {unknown}, this node holds {self.device_ids}")
+        asked = [d for d in devices if d not in self.failed]
+        part = rnd.samples(self._buffer_len)
+
+        def one(d: int) -> dict[str, Any]:
+            w = self.workers[d]
+            x, y = self._shards[d][0][part], self._shards[d][1][part]
+            before, t0 = w.wire_bytes(), time.monotonic()
+            update = w.train_round(model, rnd.buffer, x, y)
+            return {"model": update.model, "instructions": update.instructions,
+                    "wire_bytes": w.wire_bytes() - before, "seconds": round(time.monotonic() - t0, 4),
+                    "digest": buffer_digest(x, y)}
+
+        futures = {d: self._pool.submit(one, d) for d in asked}
+        models, stats = {}, {}
+        for d, future in futures.items():
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - one device's failure is reported, the others go on
+                self.failed[d] = _one_line(exc)
+                self._stop_worker(d)
+                continue
+            models[d] = result.pop("model")
+            stats[str(d)] = result
+        failed = {str(d): self.failed[d] for d in devices if d in self.failed}
+        return models, {"devices": stats, "failed": failed}
+
+    def finish(self, run_id: int) -> dict[str, Any]:
+        """Stack peaks and link figures, then every device stopped."""
+        self._check_run(run_id)
+        live = [w for d, w in self.workers.items() if d not in self.failed]
+        self._each(live, lambda w: w.refresh_stats(), tolerate=True)
+        report = {"devices": {str(d): {"firmware": w.firmware(), "link": w.link()}
+                              for d, w in self.workers.items() if d not in self.failed}}
+        self.stop()
+        return report
+
+    def stop(self) -> None:
+        for d in list(self.workers):
+            self._stop_worker(d)
+        self.workers, self.failed, self.run_id = {}, {}, None
+
+    def close(self) -> None:
+        self.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # --- internals --------------------------------------------------------------
+
+    def _check_run(self, run_id: int) -> None:
+        if self.run_id != run_id:
+            raise ConfigError(f"run {run_id} has not started its devices on this node "
+                              f"(the node serves run {self.run_id})")
+
+    def _stop_worker(self, d: int) -> None:
+        w = self.workers.get(d)
+        if w is not None:
+            try:
+                w.stop()
+            except Exception:  # noqa: BLE001 - stopping a device that is gone may fail; nothing to keep
+                pass
+
+    def _each(self, workers: list[Worker], fn, tolerate: bool = False) -> None:
+        """fn(worker) for all, concurrently; the first failure is raised
+        (after all finished) unless `tolerate`."""
+        futures = [self._pool.submit(fn, w) for w in workers]
+        cf.wait(futures)
+        if not tolerate:
+            for f in futures:
+                if f.exception() is not None:
+                    raise f.exception()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, TifedError) else f"{type(exc).__name__}: {text}"

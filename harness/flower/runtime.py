@@ -1,0 +1,146 @@
+"""Runs the ClientApp's tasks inside `tifed node`, where the boards live.
+
+`tifed node` starts its SuperNode with `--isolation process`: the SuperNode
+then runs no ClientApp itself but queues a task per message on its local
+Runtime API and waits for an outside process to claim it. Flower's own
+claimant (flower-superexec) spawns one `flwr-clientapp` process per task;
+this TaskRunner claims the tasks instead and calls the ClientApp in this
+process, so the devices stay up from round to round and no Python start-up
+is paid per message. Per task it does what flwr-clientapp does (pull the
+message and context, run the app, push the reply and the task's status,
+heartbeat while it works), with Flower's own functions.
+
+Everything version-specific about Flower is in this file: the Runtime API
+is Flower's process-isolation interface, not its app API. FLOWER_SERIES is
+the release series this was written and tested against; another one gets a
+clear error at `tifed node` start (see docs/FLOWER.md).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from typing import Callable
+
+from tifed.errors import ConfigError, TifedError
+
+FLOWER_SERIES = "1.42"
+APP_FAB_ID = "tifed/tifed-flower"  # [tool.flwr.app] publisher / [project] name in app/pyproject.toml
+ACQUIRE_POLL = 0.05  # seconds between task claims when the SuperNode has none
+RETRY_POLL = 0.25  # seconds between attempts while the Runtime API is not up
+
+try:
+    import flwr
+    import httpx
+    from flwr.app import Error, Message
+    from flwr.clientapp import ClientApp
+    from flwr.common.constant import ErrorCode, SubStatus
+    from flwr.proto.runtime_pb2 import AcquireTaskRequest, SendTaskHeartbeatRequest
+    from flwr.supercore.constant import TaskType
+    from flwr.supercore.heartbeat import HeartbeatSender
+    from flwr.supercore.interceptors import RuntimeTokenHttpInterceptor, RuntimeVersionHttpInterceptor
+    from flwr.supercore.runtime import RuntimeHttpClient
+    from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message, push_task_output
+except ImportError as exc:  # pragma: no cover - depends on the installed Flower
+    _IMPORT_ERROR: str | None = f"{exc}"
+else:
+    _IMPORT_ERROR = None
+
+log = logging.getLogger("tifed.flower")
+
+
+def check_flower() -> None:
+    """A clear error when the installed Flower lacks what this file uses."""
+    version = getattr(sys.modules.get("flwr"), "__version__", None)
+    if _IMPORT_ERROR is not None:
+        raise ConfigError(f"tifed node needs Flower {FLOWER_SERIES}.x (pip install 'tifed-hil[flower]'); "
+                          f"with the installed flwr {version or '(none)'}: {_IMPORT_ERROR}")
+    if not str(version).startswith(FLOWER_SERIES + "."):
+        raise ConfigError(f"tifed node speaks Flower {FLOWER_SERIES}.x's Runtime API; installed is flwr {version} "
+                          f"(pip install 'tifed-hil[flower]' installs the tested version)")
+
+
+class SuperNodeGone(TifedError):
+    """The SuperNode whose tasks we run has exited."""
+
+
+class TaskRunner:
+    """Claims ClientApp tasks from a SuperNode's Runtime API at `address`
+    (host:port, plain HTTP on loopback) and runs them with `app`."""
+
+    def __init__(self, address: str, app: "ClientApp", supernode_alive: Callable[[], bool]):
+        check_flower()
+        self.address = address
+        self.app = app
+        self.supernode_alive = supernode_alive
+        self.tasks_done = 0
+
+    def _client(self, *interceptors) -> "RuntimeHttpClient":
+        # No retry invoker: Flower's would send this process SIGINT on an
+        # expired token; a failed call is handled here instead.
+        return RuntimeHttpClient.from_server_address(server_address=self.address, insecure=True,
+                                                     root_certificates=None, interceptors=list(interceptors))
+
+    def serve(self, stop: threading.Event) -> None:
+        """Claim and run tasks until `stop` is set; SuperNodeGone when the
+        SuperNode exits under us."""
+        claims = self._client(RuntimeVersionHttpInterceptor(component_name="SuperExec"))
+        request = AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP])
+        try:
+            while not stop.is_set():
+                try:
+                    answer = claims.AcquireTask(request)
+                except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+                    if not self.supernode_alive():
+                        raise SuperNodeGone("the SuperNode exited") from None
+                    log.debug("Runtime API not answering yet: %s", exc)
+                    stop.wait(RETRY_POLL)
+                    continue
+                if answer.HasField("task") and answer.token:
+                    self.run_task(answer.token)
+                else:
+                    stop.wait(ACQUIRE_POLL)
+        finally:
+            claims.close()
+
+    def run_task(self, token: str) -> None:
+        """One message: pull, run the app, push the reply and the status."""
+        client = self._client(RuntimeVersionHttpInterceptor(component_name="flwr-clientapp"),
+                              RuntimeTokenHttpInterceptor(token))
+        heartbeat = HeartbeatSender(lambda: _beat(client))
+        heartbeat.start()
+        context, status, details = None, SubStatus.FAILED, "tifed node stopped"
+        try:
+            message, context, run, _fab = pull_task_input(client)
+            if run.fab_id != APP_FAB_ID:
+                reason = f"this node runs only the TIFeD app ({APP_FAB_ID}), not {run.fab_id}"
+                reply, details = Message(Error(code=ErrorCode.LOAD_CLIENT_APP_EXCEPTION, reason=reason),
+                                         reply_to=message), reason
+            else:
+                try:
+                    reply = self.app(message=message, context=context)
+                    status, details = SubStatus.COMPLETED, ""
+                except Exception as exc:  # noqa: BLE001 - a bug in a handler: the server gets its one line
+                    details = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                    traceback.print_exc()
+                    reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=details),
+                                    reply_to=message)
+            push_message(client, reply, context)
+            self.tasks_done += 1
+        finally:
+            heartbeat.stop()
+            push_task_output(client, context, status, details)
+            client.close()
+
+
+def _beat(client: "RuntimeHttpClient") -> bool:
+    """A task heartbeat; False (retry later) on any failure, never a signal."""
+    try:
+        return bool(client.SendTaskHeartbeat(SendTaskHeartbeatRequest()).success)
+    except httpx.HTTPError:
+        return False
+
+
+def flower_version() -> str:
+    return getattr(flwr, "__version__", "?") if _IMPORT_ERROR is None else "(not installed)"
