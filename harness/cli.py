@@ -1,4 +1,5 @@
-"""`tifed`: run | step | build | boards | bench (interfaces.md "Command line").
+"""`tifed`: run | step | build | boards | bench | serve | node (interfaces.md
+"Command line"; serve and node: docs/FLOWER.md).
 
 Exit codes: 0 done; 1 the run finished but a device was not bit-exact with
 the reference; 2 bad input or a failure (one line `tifed: error: ...` on
@@ -58,6 +59,32 @@ def _seconds(text: str) -> float:
     return value
 
 
+def add_training_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """The training configuration shared by `tifed run` and `tifed serve`."""
+    parser.add_argument("--mode", choices=("full", "single"), required=required)
+    parser.add_argument("--dataset", required=required, metavar="NAME", help="digits, mnist5k or idx:DIR")
+    parser.add_argument("--model", required=required, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--buffers", type=_positive, metavar="N", help="train on the first N buffers only")
+    limit.add_argument("--rounds", type=_positive, metavar="R", help="stop after R rounds")
+    parser.add_argument("--buffer-len", type=_positive, default=50, metavar="N")
+    parser.add_argument("--batch", type=_positive, default=25, metavar="N")
+    parser.add_argument("--epochs", type=_positive, default=5, metavar="N", help="rounds per buffer")
+    parser.add_argument("--lr-inv", type=_positive, default=2048, metavar="N", help="inverse learning rate")
+    parser.add_argument("--seed", type=_natural, default=0, metavar="S", help="data split, shards, feedback matrices")
+    parser.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
+                        help="recompute every device's update with the reference and compare bit for bit")
+    parser.add_argument("--out", required=required, metavar="DIR")
+
+
+def add_link_options(parser: argparse.ArgumentParser) -> None:
+    link = parser.add_argument_group("serial links (ports, URLs and fleet devices; a fleet entry's own values win)")
+    link.add_argument("--baud", type=_positive, metavar="N", help="baud rate (default 115200)")
+    link.add_argument("--timeout", type=_seconds, metavar="S", help="seconds to wait for one answer (default 10)")
+    link.add_argument("--chunk", type=_positive, metavar="BYTES",
+                      help="largest frame payload per request (default: the device's max_payload)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tifed", description="TIFeD hardware-in-the-loop harness")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -70,25 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="physical/remote devices from a TOML fleet file (docs/BOARD_FARM.md), one per entry")
     run.add_argument("--devices", type=_positive, metavar="K",
                      help="number of devices (required with --board; with --fleet: the first K entries)")
-    run.add_argument("--mode", choices=("full", "single"), required=True)
-    run.add_argument("--dataset", required=True, metavar="NAME", help="digits, mnist5k or idx:DIR")
-    run.add_argument("--model", required=True, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
-    limit = run.add_mutually_exclusive_group()
-    limit.add_argument("--buffers", type=_positive, metavar="N", help="train on the first N buffers only")
-    limit.add_argument("--rounds", type=_positive, metavar="R", help="stop after R rounds")
-    run.add_argument("--buffer-len", type=_positive, default=50, metavar="N")
-    run.add_argument("--batch", type=_positive, default=25, metavar="N")
-    run.add_argument("--epochs", type=_positive, default=5, metavar="N", help="rounds per buffer")
-    run.add_argument("--lr-inv", type=_positive, default=2048, metavar="N", help="inverse learning rate")
-    run.add_argument("--seed", type=_natural, default=0, metavar="S", help="data split, shards, feedback matrices")
-    run.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
-                     help="recompute every device's update with the reference and compare bit for bit")
-    run.add_argument("--out", required=True, metavar="DIR")
-    link = run.add_argument_group("serial links (ports, URLs and fleet devices; a fleet entry's own values win)")
-    link.add_argument("--baud", type=_positive, metavar="N", help="baud rate (default 115200)")
-    link.add_argument("--timeout", type=_seconds, metavar="S", help="seconds to wait for one answer (default 10)")
-    link.add_argument("--chunk", type=_positive, metavar="BYTES",
-                      help="largest frame payload per request (default: the device's max_payload)")
+    add_training_options(run, required=False)  # required unless --resume (checked in cmd_run)
+    add_link_options(run)
+    faults = run.add_argument_group("faults and recovery (docs/RELIABILITY.md)")
+    faults.add_argument("--quorum", type=_positive, metavar="N",
+                        help="fewest updates a round aggregates; a device that dies or keeps failing is dropped "
+                             "while N are left (default: every device)")
+    faults.add_argument("--round-timeout", type=_seconds, metavar="S",
+                        help="close a round S seconds after it starts once a quorum of updates is in; "
+                             "a later update is thrown away (default: wait for every device)")
+    faults.add_argument("--stop-on-divergence", action="store_true",
+                        help="end the run when it collapses to chance level (always reported)")
+    faults.add_argument("--faults", metavar="SPEC",
+                        help="put every device link behind a fault injector, e.g. corrupt=0.01,drop=0.01,seed=1 "
+                             "(keys: corrupt byte_drop drop dup delay delay_s dir seed chunk retries)")
+    faults.add_argument("--resume", metavar="DIR",
+                        help="continue the run in DIR from its last completed round, with its options")
 
     step = sub.add_parser("step", help="one device's local training on a case file")
     step.add_argument("--engine", required=True, metavar="reference|BOARD")
@@ -110,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=("reference", "firmware", "wire", "fleet", "accuracy"),
                        help="run only this section (reference, firmware, wire, fleet, accuracy; repeatable); "
                             "the others are kept from an existing DIR/bench.json")
+
+    from tifed.flower.commands import add_parsers as add_flower_parsers  # imports no Flower: --help works without
+
+    add_flower_parsers(sub, add_training_options, add_link_options, _positive, _seconds, _natural)
     return parser
 
 
@@ -119,20 +147,39 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from tifed.config import RunConfig, prepare
     from tifed.progress import RunProgress, print_summary
+    from tifed.resume import check_resumable, resume_config
     from tifed.server.federation import Federation
 
-    config = RunConfig(
-        boards=tuple(args.board), devices=args.devices, mode=args.mode, dataset=args.dataset,
-        model=args.model, out=args.out, buffers=args.buffers, rounds=args.rounds,
-        buffer_len=args.buffer_len, batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv,
-        seed=args.seed, validate=args.validate,
-        fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
-    )
+    checkpoint = None
+    if args.resume is not None:
+        defaults = vars(build_parser().parse_args(["run", "--resume", args.resume]))
+        config, checkpoint = resume_config(args, defaults)
+    else:
+        missing = [f"--{name}" for name in ("mode", "dataset", "model", "out") if getattr(args, name) is None]
+        if missing:
+            raise _UsageError(f"the following arguments are required: {', '.join(missing)} (see `tifed run --help`)")
+        config = RunConfig(
+            boards=tuple(args.board), devices=args.devices, mode=args.mode, dataset=args.dataset,
+            model=args.model, out=args.out, buffers=args.buffers, rounds=args.rounds,
+            buffer_len=args.buffer_len, batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv,
+            seed=args.seed, validate=args.validate,
+            fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
+            faults=args.faults, quorum=args.quorum, round_timeout=args.round_timeout,
+            stop_on_divergence=args.stop_on_divergence,
+        )
     plan = prepare(config)  # every input check, before any device starts
+    if checkpoint is not None:
+        check_resumable(plan, checkpoint, args.resume)
     boards = ",".join(dict.fromkeys(b.name for b in plan.boards))
     title = f"{config.dataset} {'-'.join(map(str, plan.dims))} {config.mode} x{config.devices} on {boards}"
-    with RunProgress(len(plan.schedule), title) as progress:
-        federation = Federation(plan, on_round=progress.round_done)
+    if checkpoint is not None:
+        title += f", resumed after round {checkpoint.round}"
+
+    def warn(message: str) -> None:
+        print(f"tifed: warning: {message}", file=sys.stderr, flush=True)
+
+    with RunProgress(len(plan.schedule), title, devices=len(plan.boards)) as progress:
+        federation = Federation(plan, on_round=progress.round_done, on_event=warn, resume=checkpoint)
         final = federation.run()
     print_summary(final, str(federation.results.json_path))
     if final["bitexact_all"] is False:
@@ -180,7 +227,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "step": cmd_step, "build": cmd_build, "boards": cmd_boards, "bench": cmd_bench}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tifed.flower.commands import serve
+
+    return serve(args)
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    from tifed.flower.commands import node
+
+    return node(args)
+
+
+COMMANDS = {"run": cmd_run, "step": cmd_step, "build": cmd_build, "boards": cmd_boards, "bench": cmd_bench,
+            "serve": cmd_serve, "node": cmd_node}
 
 
 class Terminated(KeyboardInterrupt):

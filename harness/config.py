@@ -51,6 +51,11 @@ class RunConfig:
     baud: int | None = None
     timeout: float | None = None
     chunk: int | None = None
+    # Faults and how the run survives them (server/federation.py).
+    faults: str | None = None  # --faults SPEC: every device link through a fault:// injector
+    quorum: int | None = None  # fewest updates a round aggregates; None: every device
+    round_timeout: float | None = None  # seconds a round waits for stragglers once a quorum is in
+    stop_on_divergence: bool = False
 
     def link(self) -> LinkSettings:
         return LinkSettings().with_overrides(baud=self.baud, timeout=self.timeout, chunk=self.chunk)
@@ -67,6 +72,18 @@ class RunPlan:
     data: datasets.Dataset
     shards: list[tuple[np.ndarray, np.ndarray]]
     schedule: list[Round]
+    requested: RunConfig | None = None  # the options as given (before a fleet file resolved them)
+
+    @property
+    def quorum(self) -> int:
+        c = self.config
+        return c.quorum if c.quorum is not None else c.devices
+
+    def requested_dict(self) -> dict[str, Any]:
+        """The options as given, as JSON (a checkpoint keeps them for --resume)."""
+        d = dataclasses.asdict(self.requested or self.config)
+        d["boards"] = list(d["boards"])
+        return d
 
     @property
     def arena_need(self) -> int:
@@ -97,6 +114,10 @@ class RunPlan:
             "baud": c.baud,
             "timeout": c.timeout,
             "chunk": c.chunk,
+            "faults": c.faults,
+            "quorum": self.quorum,
+            "round_timeout": c.round_timeout,
+            "stop_on_divergence": c.stop_on_divergence,
             "out": c.out,
             "train_samples": int(self.data.x_train.shape[0]),
             "test_samples": int(self.data.x_test.shape[0]),
@@ -154,7 +175,34 @@ def check_options(c: RunConfig) -> tuple[int, ...]:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     check_chunk("--chunk", c.chunk, dims)
+    check_fault_options(c, dims)
     return dims
+
+
+def check_fault_options(c: RunConfig, dims: tuple[int, ...]) -> None:
+    """--faults, --quorum, --round-timeout."""
+    if c.quorum is not None and not 1 <= c.quorum <= c.devices:
+        raise ConfigError(f"--quorum must be between 1 and the number of devices ({c.devices}), got {c.quorum}")
+    if c.round_timeout is not None and (isinstance(c.round_timeout, bool) or not 0 < c.round_timeout <= 10**6):
+        raise ConfigError(f"--round-timeout must be a number of seconds above 0, got {c.round_timeout!r}")
+    if c.faults is not None:
+        from tifed.faults import parse_faults
+
+        check_chunk("--faults chunk", parse_faults(c.faults).chunk, dims)
+
+
+def config_from_dict(d: dict[str, Any]) -> RunConfig:
+    """A RunConfig back from RunPlan.requested_dict() (a checkpoint)."""
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(f"the saved options name {', '.join(unknown)}, which this harness does not know")
+    values = dict(d)
+    values["boards"] = tuple(values.get("boards") or ())
+    try:
+        return RunConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"the saved options are incomplete ({exc})") from None
 
 
 def resolve_boards(c: RunConfig, dims: tuple[int, ...], fleet_boards: list[Board] | None = None) -> list[Board]:
@@ -212,6 +260,7 @@ def apply_fleet(c: RunConfig) -> tuple[RunConfig, list[Board] | None]:
 
 def prepare(c: RunConfig) -> RunPlan:
     """Check everything, load the data, plan the rounds (module docstring)."""
+    requested = c
     c, fleet_boards = apply_fleet(c)
     dims = check_options(c)
     boards = resolve_boards(c, dims, fleet_boards)
@@ -227,4 +276,5 @@ def prepare(c: RunConfig) -> RunPlan:
         layers: list[int | None] = list(tifed_models.layer_groups(c.devices, len(dims) - 1))
     else:
         layers = [None] * c.devices
-    return RunPlan(config=c, dims=dims, boards=boards, layers=layers, data=data, shards=shards, schedule=schedule)
+    return RunPlan(config=c, dims=dims, boards=boards, layers=layers, data=data, shards=shards, schedule=schedule,
+                   requested=requested)

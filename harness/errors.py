@@ -53,5 +53,14 @@ class DeviceGone(TifedError):
     """The link closed or the device's process exited."""
 
 
+class DeviceUnusable(TifedError):
+    """A device kept failing (lost its model, stopped answering) after the
+    server re-provisioned it; the run drops it."""
+
+
+class QuorumError(TifedError):
+    """Too few devices delivered an accepted update for a round to close."""
+
+
 class LinkError(TifedError):
     """The link to a device (port, pty, socket URL) could not be opened."""

@@ -17,8 +17,9 @@ def _check(value: bool | None) -> str:
 
 
 class RunProgress:
-    def __init__(self, total_rounds: int, title: str, stream: TextIO | None = None):
+    def __init__(self, total_rounds: int, title: str, stream: TextIO | None = None, devices: int = 0):
         self.total = total_rounds
+        self.devices = devices
         self.title = title
         self.stream = stream if stream is not None else sys.stdout
         self.fancy = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -55,6 +56,10 @@ class RunProgress:
         )
         if entry.get("mismatched_devices"):
             line += f" mismatched_devices {','.join(map(str, entry['mismatched_devices']))}"
+        if entry.get("retransmissions"):
+            line += f" retransmissions {entry['retransmissions']}"
+        if len(entry.get("devices_used", ())) < self.devices:
+            line += f" devices_used {','.join(map(str, entry['devices_used']))}"
         print(line, file=self.stream, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
@@ -73,8 +78,16 @@ def print_summary(final: dict[str, Any], results_path: str, stream: TextIO | Non
         f"bit-exact: {_check(final['bitexact_all'])}",
         f"wall time: {final['wall_seconds']:.1f} s",
         f"wire bytes: {final.get('wire_bytes', 0)}",
-        f"results: {results_path}",
     ]
+    if final.get("retransmissions"):
+        lines.append(f"retransmissions: {final['retransmissions']}")
+    for dropped in final.get("dropped_devices") or ():
+        lines.append(f"dropped: device {dropped['device']} in round {dropped['round']}: {dropped['reason']}")
+    if final.get("divergence"):
+        lines.append(f"diverged: {final['divergence']['message']}")
+    if final.get("stopped"):
+        lines.append(f"stopped early: {final['stopped']}")
+    lines.append(f"results: {results_path}")
     for line in lines:
         print(line, file=stream)
     stream.flush()

@@ -8,6 +8,8 @@
 
 `final` is always present: while the run goes on it describes the rounds so
 far with "complete": false; "error" holds the one-line reason a run stopped.
+The federation adds its own figures to it (`extra_final`: quorum, dropped
+devices, divergence, resumes).
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from typing import Any
 import numpy as np
 
 SCHEMA = 1
-CSV_FIELDS = ("round", "buffer", "test_accuracy", "bitexact", "wire_bytes", "seconds", "device_instructions")
+CSV_FIELDS = ("round", "buffer", "test_accuracy", "bitexact", "wire_bytes", "seconds", "device_instructions",
+              "devices_used", "retransmissions")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -59,6 +62,7 @@ def final_summary(rounds: list[dict[str, Any]], wall_seconds: float, *, complete
         "wall_seconds": round(wall_seconds, 3),
         "best_test_accuracy": max(r["test_accuracy"] for r in rounds) if rounds else None,
         "wire_bytes": int(sum(r["wire_bytes"] for r in rounds)),
+        "retransmissions": int(sum(r.get("retransmissions", 0) for r in rounds)),
         "complete": complete,
         "error": error,
     }
@@ -76,6 +80,7 @@ class ResultsWriter:
         self.config = config
         self.devices = devices
         self.rounds: list[dict[str, Any]] = []
+        self.extra_final: dict[str, Any] = {}
         self.final: dict[str, Any] = final_summary([], 0.0, complete=False, error=None)
 
     @property
@@ -98,14 +103,15 @@ class ResultsWriter:
 
     def add_round(self, entry: dict[str, Any], wall_seconds: float) -> None:
         self.rounds.append(entry)
-        self.final = final_summary(self.rounds, wall_seconds, complete=False, error=None)
+        self.final = {**final_summary(self.rounds, wall_seconds, complete=False, error=None), **self.extra_final}
         self.write()
 
     def finish(self, wall_seconds: float, model=None, error: str | None = None) -> None:
         """The last write: final figures, model.npz and accuracy.png. Safe to
         call on the way out of a failed run; a plot failure must not hide the
         run's own error, so it is reported in final["plot_error"] instead."""
-        self.final = final_summary(self.rounds, wall_seconds, complete=error is None, error=error)
+        self.final = {**final_summary(self.rounds, wall_seconds, complete=error is None, error=error),
+                      **self.extra_final}
         if model is not None:
             buf = io.BytesIO()
             np.savez(buf, **model.to_arrays())

@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv
 fi
-echo "==> pip install -e .[test] tox"
+echo "==> pip install -e .[test,flower] tox"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]" tox
+.venv/bin/python -m pip install -q -e ".[test,flower]" tox
 echo "==> ready: .venv/bin/tifed"

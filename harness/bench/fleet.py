@@ -106,6 +106,8 @@ def fleet_row(board: str, devices: int) -> dict:
         "server_overhead_fraction": round(statistics.median(t.overhead_fraction for t in measured), 4),
         "model": FLEET_MODEL,
         "train_fraction": round(statistics.median(1 - t.overhead_fraction for t in measured), 4),
+        "train_seconds": round(statistics.median(t.train_seconds for t in measured), 4),
+        "server_only_seconds": round(statistics.median(t.seconds - t.link_seconds for t in measured), 4),
         "link_only_fraction": round(statistics.median(t.link_only_fraction for t in measured), 4),
         "server_only_fraction": round(statistics.median(t.server_only_fraction for t in measured), 4),
         "wire_bytes_per_device_round": int(round(statistics.median(t.wire_bytes for t in measured) / devices)),

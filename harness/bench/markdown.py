@@ -144,7 +144,11 @@ def _wire(rows: list[dict]) -> list[str]:
 def _fleet(rows: list[dict]) -> list[str]:
     if not rows:
         return ["## Fleet scaling", "", "not measured"]
-    body = [[r["board"], _n(r["devices"]), f"{r['round_seconds']:.3f}", _pct(r["server_overhead_fraction"]),
+    def secs(v):
+        return "–" if v is None else f"{v:.3f}"
+
+    body = [[r["board"], _n(r["devices"]), f"{r['round_seconds']:.3f}", secs(r.get("train_seconds")),
+             secs(r.get("server_only_seconds")), _pct(r["server_overhead_fraction"]),
              _pct(r.get("link_only_fraction")), _pct(r.get("server_only_fraction")),
              _n(r.get("wire_bytes_per_device_round")), _n(r.get("device_instructions_per_round"))] for r in rows]
     model = rows[0].get("model", "")
@@ -152,9 +156,13 @@ def _fleet(rows: list[dict]) -> list[str]:
             f"Model {model} on digits (repeated where the fleet needs more samples), full mode, validation on, "
             "one buffer of 50 samples per device and round whatever the fleet size. With one device the "
             "aggregate is that device's own model, so nothing goes down (the server sends only tensors that "
-            "changed): that row's wire bytes are the read-back alone.", "",
-            table(["board", "devices", "round s", "server overhead", "of which link-only", "of which server-only",
-                   "wire B/device-round", "device instructions/round"], body)]
+            "changed): that row's wire bytes are the read-back alone. 'training s' is the time some TRAIN was "
+            "in flight, which for the host board is mostly pty round trips and process scheduling (its TRAIN "
+            "itself takes well under a millisecond); with many devices their TRAINs overlap other devices' "
+            "transfers, so the overhead fraction falls while the server-only seconds grow with the fleet.", "",
+            table(["board", "devices", "round s", "training s", "server-only s", "server overhead",
+                   "of which link-only", "of which server-only", "wire B/device-round",
+                   "device instructions/round"], body)]
 
 
 def _accuracy(rows: list[dict]) -> list[str]:

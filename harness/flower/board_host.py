@@ -92,20 +92,23 @@ class BoardHost:
 
     # --- a run ------------------------------------------------------------------
 
-    def start(self, run_id: int, training_text: str, devices: list[int]) -> dict[str, Any]:
-        """Stop what a previous run left, check the boards against this run's
-        model, start and set up every device (CONFIGURE, feedback seed and
-        check)."""
+    def join(self, run_id: int, training_text: str) -> dict[str, Any]:
+        """Join run `run_id`: stop what a previous run left, check the boards
+        against this run's model, start and set up every device (CONFIGURE,
+        feedback seed and check). Answers what this node holds."""
         self.stop()
         try:
-            return self._start(run_id, training_from_json(training_text), devices)
+            self._start(run_id, training_from_json(training_text))
         except BaseException:
             self.stop()  # half a start keeps no device running
             raise
+        return {**self.describe(), "devices": self._device_info()}
 
-    def _start(self, run_id: int, training: dict[str, Any], devices: list[int]) -> dict[str, Any]:
-        if sorted(devices) != self.device_ids:
-            raise ConfigError(f"the server assigns devices {devices}, this node holds {self.device_ids}")
+    def _device_info(self) -> dict[str, Any]:
+        return {str(d): {"firmware": w.firmware(), "link": w.link()}
+                for d, w in self.workers.items() if d not in self.failed}
+
+    def _start(self, run_id: int, training: dict[str, Any]) -> None:
         K = training["devices"]
         if self.offset + self.n > K:
             raise ConfigError(f"this node holds devices {self.offset}-{self.offset + self.n - 1}, "
@@ -129,7 +132,6 @@ class BoardHost:
         self._start_workers(spec, plan.layers)
         self._each(list(self.workers.values()), lambda w: w.setup())
         self._each(list(self.workers.values()), lambda w: w.refresh_stats())
-        return {"devices": {str(d): {"firmware": w.firmware(), "link": w.link()} for d, w in self.workers.items()}}
 
     def _start_workers(self, spec: TrainSpec, layers: list[int | None]) -> None:
         by_board: dict[int, list[int]] = {}
@@ -143,11 +145,12 @@ class BoardHost:
             for d, running in zip(ids, board.start_many(ids)):
                 self.workers[d] = DeviceWorker(d, board, layers[d], spec, running)
 
-    def train(self, run_id: int, rnd: Round, model: tifed_models.Model,
-              devices: list[int]) -> tuple[dict[int, tifed_models.Model], dict[str, Any]]:
+    def train(self, run_id: int, rnd: Round, model: tifed_models.Model, devices: list[int],
+              last: bool = False) -> tuple[dict[int, tifed_models.Model], dict[str, Any]]:
         """One round on the asked devices, in parallel. A device that fails
         is stopped and reported in "failed" (the server drops it); the
-        others' updates still go back."""
+        others' updates still go back. After the `last` round, the devices
+        report their figures (finish) and stop."""
         self._check_run(run_id)
         unknown = [d for d in devices if d not in self.workers and d not in self.failed]
         if unknown:
@@ -176,15 +179,17 @@ class BoardHost:
             models[d] = result.pop("model")
             stats[str(d)] = result
         failed = {str(d): self.failed[d] for d in devices if d in self.failed}
-        return models, {"devices": stats, "failed": failed}
+        report = {"devices": stats, "failed": failed}
+        if last:
+            report["finish"] = self.finish(run_id)["devices"]
+        return models, report
 
     def finish(self, run_id: int) -> dict[str, Any]:
         """Stack peaks and link figures, then every device stopped."""
         self._check_run(run_id)
         live = [w for d, w in self.workers.items() if d not in self.failed]
         self._each(live, lambda w: w.refresh_stats(), tolerate=True)
-        report = {"devices": {str(d): {"firmware": w.firmware(), "link": w.link()}
-                              for d, w in self.workers.items() if d not in self.failed}}
+        report = {"devices": self._device_info()}
         self.stop()
         return report
 

@@ -51,16 +51,11 @@ def _answer(message: Message, work) -> Message:
     return _reply(message, report, arrays)
 
 
-@app.query("hello")
-def hello(message: Message, context: Context) -> Message:
-    return _answer(message, lambda: (_board_host().describe(), None))
-
-
-@app.query("start")
-def start(message: Message, context: Context) -> Message:
+@app.query("join")
+def join(message: Message, context: Context) -> Message:
     def work():
-        request = wire.read_json(message.content, wire.RUN, "start")
-        return _board_host().start(message.metadata.run_id, request["training"], list(request["devices"])), None
+        request = wire.read_json(message.content, wire.RUN, "join")
+        return _board_host().join(message.metadata.run_id, request["training"]), None
 
     return _answer(message, work)
 
@@ -76,7 +71,8 @@ def train(message: Message, context: Context) -> Message:
         model = tensors.read_model(message.content.array_records[wire.MODEL], host.dims, "global model")
         info = message.content.config_records["round"]
         rnd = Round(int(info["round"]), int(info["buffer"]), int(info["epoch"]))
-        models, report = host.train(message.metadata.run_id, rnd, model, [int(d) for d in info["devices"]])
+        models, report = host.train(message.metadata.run_id, rnd, model, [int(d) for d in info["devices"]],
+                                    last=bool(info.get("last", False)))
         arrays = {wire.device_key(d): tensors.model_record(m, host.trained_layers(d)) for d, m in models.items()}
         return report, arrays
 

@@ -154,10 +154,10 @@ def serve(args) -> int:
 
 
 def _check_flower_installed() -> None:
-    try:
-        import flwr  # noqa: F401
-    except ImportError:
-        raise ConfigError("Flower is not installed: pip install 'tifed-hil[flower]'") from None
+    import importlib.util
+
+    if importlib.util.find_spec("flwr") is None:  # find, not import: flwr takes seconds to import
+        raise ConfigError("Flower is not installed: pip install 'tifed-hil[flower]'")
 
 
 def _start_superlink(args, env):

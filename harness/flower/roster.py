@@ -3,7 +3,7 @@
 A node (`tifed node --device-offset O` with n boards) holds global devices
 O .. O+n-1: device i gets the same shard and, in single-layer mode, the same
 layer as device i of `tifed run` with the same --devices and --seed. The
-server asks every connected node what it holds (a `query.hello` message) and
+server asks every connected node what it holds (a `query.join` message) and
 builds the roster once the nodes cover 0 .. K-1 exactly, each device once.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tifed.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class NodeInfo:
-    """One node's answer to `query.hello`."""
+    """One node's answer to `query.join`."""
 
     node_id: int
     offset: int
@@ -37,16 +37,16 @@ class NodeInfo:
         return {"node_id": self.node_id, "host": self.host, "devices": list(self.devices), "boards": list(self.boards)}
 
     @classmethod
-    def from_hello(cls, node_id: int, values: Mapping[str, Any]) -> "NodeInfo":
+    def from_join(cls, node_id: int, values: Mapping[str, Any]) -> "NodeInfo":
         try:
             boards = tuple(str(b) for b in values["boards"])
             families = tuple(str(f) for f in values["families"])
             offset = int(values["offset"])
             host = str(values.get("host", "?"))
         except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"node {node_id} answered hello without offset/boards (not a tifed node?)") from None
+            raise ConfigError(f"node {node_id} answered join without offset/boards (not a tifed node?)") from None
         if not boards or len(families) != len(boards) or offset < 0:
-            raise ConfigError(f"node {node_id} answered hello with an empty or malformed device list")
+            raise ConfigError(f"node {node_id} answered join with an empty or malformed device list")
         return cls(node_id, offset, boards, families, host)
 
 

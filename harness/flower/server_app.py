@@ -3,13 +3,13 @@
 The SuperLink starts it (one process per run, `flwr run` or `tifed serve`)
 with the run config of options.py. It then
 
-1. asks every connected node what it holds (query.hello) until the nodes
+1. asks every connected node to join (query.join): the node starts and sets
+   up its devices (CONFIGURE, feedback seed and the feedback check, exactly
+   as `tifed run` does) and says which devices it holds, until the nodes
    cover devices 0 .. K-1 (roster.py), or fails after join-timeout;
-2. has each node start and set up its devices (query.start): CONFIGURE,
-   feedback seed and the feedback check, exactly as `tifed run` does;
-3. runs the schedule of `tifed run` (server/schedule.py), one `train`
-   message per node and round, through TifedStrategy;
-4. tells the nodes to stop their devices (query.finish).
+2. runs the schedule of `tifed run` (server/schedule.py), one `train`
+   message per node and round, through TifedStrategy; after the last round
+   the nodes stop their devices (a run that stops early sends query.finish).
 
 results.json (results.py) is written as `tifed run` writes it, after every
 round, with the Flower extras described in docs/FLOWER.md. Replies are
@@ -80,19 +80,17 @@ class FlowerFederation:
             self._discover()
             self.strategy = TifedStrategy(self.plan, self.fed, self.roster)
             self._describe_fleet()
-            self._start_nodes()
             self.strategy.summary()
             title = (f"{self.plan.config.dataset} {'-'.join(map(str, self.plan.dims))} {self.plan.config.mode} "
                      f"x{self.plan.config.devices} on {len(self.roster.nodes)} Flower nodes")
             with RunProgress(len(self.plan.schedule), title, stream=self.stream) as progress:
                 for rnd in self.plan.schedule:
-                    self._round(rnd, progress)
-            self._finish_nodes()
+                    self._round(rnd, progress, last=rnd is self.plan.schedule[-1])
         except (TifedError, KeyboardInterrupt) as exc:
             self._stop_after(exc)
             self._say(f"tifed: error: {_one_line(exc)}")
             return self.results.final
-        except Exception as exc:  # a bug: recorded, then Flower logs the traceback
+        except BaseException as exc:  # a bug (Flower logs its traceback) or Flower stopping the run
             self._stop_after(exc)
             raise
         self.results.devices = self._device_entries()
@@ -127,12 +125,12 @@ class FlowerFederation:
         once after the push (the server's own work overlaps the nodes')."""
         if not messages:
             return {}
-        ids = [mid for mid in self.grid.push_messages(messages) if mid]
-        node_of = dict(zip(ids, (m.metadata.dst_node_id for m in messages)))
+        pushed = list(self.grid.push_messages(messages))
+        node_of = {mid: m.metadata.dst_node_id for mid, m in zip(pushed, messages) if mid}
         if while_waiting is not None:
             while_waiting()
         replies: dict[int, Message] = {}
-        pending = set(ids)
+        pending = set(node_of)
         while pending:
             for reply in self.grid.pull_messages(sorted(pending)):
                 mid = reply.metadata.reply_to_message_id
@@ -150,16 +148,18 @@ class FlowerFederation:
     # --- 1. discovery -----------------------------------------------------------
 
     def _discover(self) -> None:
-        """hello to every node as it connects, until the roster is complete."""
+        """join to every node as it connects, until the roster is complete.
+        A node that cannot start its devices stops the run (its one line);
+        so does a node whose devices clash with another's."""
         deadline = time.monotonic() + self.fed.join_timeout
+        request = RecordDict({wire.RUN: wire.json_record({"training": training_json(self.plan.config)})})
         asked: dict[str, int] = {}  # message id -> node id
         tried: set[int] = set()
-        ignored: dict[int, str] = {}
         self._say(f"waiting for nodes that hold devices 0-{self.plan.config.devices - 1}")
         while True:
             fresh = [n for n in self.grid.get_node_ids() if n not in tried]
             if fresh:
-                msgs = [self._message(n, wire.HELLO) for n in fresh]
+                msgs = [self._message(n, wire.JOIN, request) for n in fresh]
                 for mid, n in zip(self.grid.push_messages(msgs), fresh):
                     asked[mid] = n
                 tried.update(fresh)
@@ -169,19 +169,20 @@ class FlowerFederation:
                     if node_id is None:
                         continue
                     try:
-                        info = NodeInfo.from_hello(node_id, wire.reply_text(reply))
-                    except (ProtocolError, ConfigError) as exc:
-                        ignored[node_id] = _one_line(exc)
-                        self._say(f"ignoring node {node_id}: {ignored[node_id]}")
-                        continue
+                        report = wire.reply_text(reply)
+                    except ProtocolError as exc:
+                        raise ProtocolError(f"node {node_id} could not join: {exc}") from None
+                    info = NodeInfo.from_join(node_id, report)
+                    self.started_nodes.append(node_id)
                     self.roster.add(info)  # a clash between nodes is a ConfigError: the run stops
+                    self._take_device_info(report.get("devices"))
                     self._say(f"{info.describe()} joined: {', '.join(info.boards)}")
             if self.roster.complete:
                 return
             if time.monotonic() >= deadline:
                 have = ", ".join(i.describe() for i in self.roster.nodes.values()) or "none"
                 raise ConfigError(f"after {self.fed.join_timeout:g} s no node holds device(s) "
-                                  f"{self.roster.missing_text()} (nodes that answered: {have}); "
+                                  f"{self.roster.missing_text()} (nodes that joined: {have}); "
                                   f"start `tifed node` with the right --device-offset")
             self._stop.wait(POLL)
 
@@ -204,46 +205,27 @@ class FlowerFederation:
             "join_timeout": self.fed.join_timeout,
         }
 
-    # --- 2. start ---------------------------------------------------------------
-
-    def _start_nodes(self) -> None:
-        training = training_json(self.plan.config)
-        messages = []
-        for node_id, info in sorted(self.roster.nodes.items()):
-            request = {"training": training, "devices": list(info.devices)}
-            messages.append(self._message(node_id, wire.START, RecordDict({wire.RUN: wire.json_record(request)})))
-        replies = self._exchange(messages, time.monotonic() + self.fed.round_timeout)
-        self.started_nodes = sorted(replies)
-        for node_id, info in sorted(self.roster.nodes.items()):
-            if node_id not in replies:
-                raise ProtocolError(f"{info.describe()} did not start its devices within "
-                                    f"{self.fed.round_timeout:g} s")
-            try:
-                report = wire.reply_text(replies[node_id])
-            except ProtocolError as exc:
-                raise ProtocolError(f"{info.describe()} could not start its devices: {exc}") from None
-            self._take_device_info(report)
-        self.results.devices = self._device_entries()
-        self.results.write()
-
-    def _take_device_info(self, report: dict[str, Any]) -> None:
-        for key, values in (report.get("devices") or {}).items():
+    def _take_device_info(self, devices: dict[str, Any] | None) -> None:
+        for key, values in (devices or {}).items():
             if isinstance(values, dict):
                 self.device_info.setdefault(int(key), {}).update(
                     {k: values.get(k) for k in ("firmware", "link") if k in values})
 
-    # --- 3. rounds --------------------------------------------------------------
+    # --- 2. rounds --------------------------------------------------------------
 
-    def _round(self, rnd: Round, progress: RunProgress) -> None:
+    def _round(self, rnd: Round, progress: RunProgress, last: bool) -> None:
         s = self.strategy
         t0 = time.monotonic()
         arrays = tensors.model_record(s.global_model)
-        config = ConfigRecord({"round": rnd.number, "buffer": rnd.buffer, "epoch": rnd.epoch})
+        config = ConfigRecord({"round": rnd.number, "buffer": rnd.buffer, "epoch": rnd.epoch, "last": last})
         messages = list(s.configure_train(rnd.number, arrays, config, self.grid))
         replies = self._exchange(messages, t0 + self.fed.round_timeout, while_waiting=lambda: s.expect(rnd))
+        if last:  # the nodes that answered have stopped their devices
+            self.started_nodes = [n for n in self.started_nodes if n not in replies]
         try:
             s.aggregate_train(rnd.number, replies.values())
         finally:
+            self._take_device_info(s.finish_info)
             self.results.devices = self._device_entries()  # drops are recorded even when the run stops here
         entry = {"round": rnd.number, "buffer": rnd.buffer, **s.last_entry,
                  "seconds": round(time.monotonic() - t0, 4)}
@@ -254,7 +236,7 @@ class FlowerFederation:
             self._say(f"round {rnd.number}: device {d} dropped: {s.dropped[d]['reason']} "
                       f"({len(s.active)} of {self.plan.config.devices} devices left, quorum {s.quorum})")
 
-    # --- 4. finish --------------------------------------------------------------
+    # --- finish (a run that stops early) --------------------------------------------------------------
 
     def _finish_nodes(self, quiet: bool = False) -> None:
         """Nodes still in the run stop their devices and report stack peaks;
@@ -273,7 +255,7 @@ class FlowerFederation:
             return
         for node_id, reply in replies.items():
             try:
-                self._take_device_info(wire.reply_text(reply))
+                self._take_device_info(wire.reply_text(reply).get("devices"))
             except ProtocolError as exc:
                 self._say(f"tifed: warning: node {node_id} at finish: {_one_line(exc)}")
         self.started_nodes = []

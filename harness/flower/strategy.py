@@ -66,6 +66,7 @@ class TifedStrategy(Strategy):
         self._expected: dict[int, tifed_models.Model | None] = {}
         self._digests: dict[int, str] = {}
         self.last_entry: dict[str, Any] | None = None
+        self.finish_info: dict[str, Any] = {}  # per device firmware/link, from the last round's reports
         self.sent_bytes = 0
 
     # --- helpers ----------------------------------------------------------------
@@ -138,6 +139,7 @@ class TifedStrategy(Strategy):
         newly_dropped: list[int] = []
         received = 0
         answered_nodes = set()
+        self.finish_info = {}
         for reply in replies:
             node_id = reply.metadata.src_node_id
             asked = self._asked.get(node_id)
@@ -151,6 +153,7 @@ class TifedStrategy(Strategy):
             except ProtocolError as exc:
                 newly_dropped += self.drop(asked, server_round, f"{info.describe()}: {exc}")
                 continue
+            self.finish_info.update(report.get("finish") or {})
             failed = report.get("failed", {})
             for d in asked:
                 if str(d) in failed:

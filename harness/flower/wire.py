@@ -2,12 +2,17 @@
 
 | message_type  | server sends                                   | node answers                                  |
 |---------------|------------------------------------------------|-----------------------------------------------|
-| query.hello   | -                                              | report: offset, boards, families, host        |
-| query.start   | run: training (JSON), devices                  | report: firmware, link per device; or error   |
-| train         | model (ArrayRecord), round: round, buffer, ... | device<i> (ArrayRecord, trained layers only); |
-|               |                                                | report: per device counter, wire bytes,       |
-|               |                                                | data digest, or the device's error            |
-| query.finish  | -                                              | report: firmware, link per device             |
+| query.join    | run: training (JSON)                           | report: offset, boards, families, host, and   |
+|               |                                                | per device firmware, link (devices started)   |
+| train         | model (ArrayRecord), round: round, buffer,     | device<i> (ArrayRecord, trained layers only); |
+|               | epoch, devices, last                           | report: per device counter, wire bytes, data  |
+|               |                                                | digest, or the device's error; after the last |
+|               |                                                | round also firmware, link (devices stopped)   |
+| query.finish  | -                                              | report: firmware, link per device (stopped)   |
+
+Every exchange costs a SuperNode poll (up to 3 s in Flower 1.42), so a run
+has as few as it can: `join` both introduces a node and starts its devices,
+and the last `train` stops them; `finish` is only for a run that ends early.
 
 Tensors are raw int32 (tensors.py). Everything else rides in a ConfigRecord
 as one JSON text under "json": plain, and free of Flower's value-type rules.
@@ -22,8 +27,7 @@ from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 
 from tifed.errors import ProtocolError
 
-HELLO = f"{MessageType.QUERY}.hello"
-START = f"{MessageType.QUERY}.start"
+JOIN = f"{MessageType.QUERY}.join"
 TRAIN = MessageType.TRAIN
 FINISH = f"{MessageType.QUERY}.finish"
 

@@ -7,6 +7,13 @@ same request again with the same `seq`: the device answers a repeated
 `seq`/`code` from its stored response without executing it twice, so a retry
 is always safe. Responses with another `seq` (late duplicates of an earlier
 answer) are dropped.
+
+A request with no answer is sent again after a retransmission timeout (RTO)
+learnt from the answers so far, per command (RFC 6298's estimator, Karn's
+rule: only answers to requests sent once count), doubling on every miss up
+to `timeout`, so a frame lost on a healthy link costs a fraction of a second,
+not the whole timeout. A request gives up after `retries` NAKs or garbled
+answers, or when `timeout * (retries + 1)` seconds pass without an answer.
 """
 from __future__ import annotations
 
@@ -28,6 +35,10 @@ DEFAULT_TRAIN_TIMEOUT = 1800.0  # TRAIN on a slow emulator with a big model take
 DEFAULT_RETRIES = 5
 POLL_INTERVAL = 0.1  # seconds one read blocks, so a dead device is noticed
 GONE_WAIT = 2.0  # seconds for a device whose link broke to show its exit status
+MIN_RTO = 0.2  # seconds: the earliest a request is sent again for want of an answer
+# Commands whose answer takes as long as the device computes: with no
+# measured answer time yet, their first RTO is the ordinary `timeout`.
+LONG_COMMANDS = frozenset({Command.TRAIN, Command.PREDICT})
 
 
 @dataclasses.dataclass
@@ -80,6 +91,7 @@ class DeviceClient:
         self._seq = (first_seq - 1) % 255  # _next_seq() yields first_seq
         self._decoder = FrameDecoder()
         self._frames: list[Frame] = []
+        self._rtt: dict[int, tuple[float, float]] = {}  # command -> (smoothed RTT, RTT variation)
         try:
             port.timeout = POLL_INTERVAL
         except (AttributeError, ValueError, *LINK_ERRORS):
@@ -116,25 +128,72 @@ class DeviceClient:
             raise ProtocolError(
                 f"{self.name}: {command.name} payload of {len(payload)} bytes exceeds max_payload {limit}"
             )
-        timeout = self.timeout if timeout is None else timeout
+        cap = self.timeout if timeout is None else timeout
         seq = self._next_seq()
         wire = encode_frame(seq, command, payload)
         self.counters.requests += 1
+        started = time.monotonic()
+        give_up = started + cap * (self.retries + 1)
+        rto = self._first_rto(command, cap)
         self._send(wire)
-        failures = 0
+        sent_at, resent, failures = started, False, 0
         while True:
-            outcome = self._await(seq, command, time.monotonic() + timeout)
+            outcome = self._await(seq, command, min(sent_at + rto, give_up))
             if isinstance(outcome, Frame):
+                if not resent:  # Karn: an answer to a resent request could be to either copy
+                    self._learn_rtt(command, time.monotonic() - started)
                 if not outcome.payload:
                     raise ProtocolError(f"{self.name}: {command.name} response has no status byte")
                 return outcome.payload[0], outcome.payload[1:]
-            failures += 1
-            if failures > self.retries:
-                raise ProtocolError(
-                    f"{self.name}: no valid answer to {command.name} after {failures} tries (last: {outcome})"
-                )
+            if outcome == "timeout":
+                if time.monotonic() >= give_up:
+                    raise ProtocolError(
+                        f"{self.name}: no answer to {command.name} within {give_up - started:.3g} s "
+                        f"({self.counters.retransmissions} retransmissions on this link so far)"
+                    )
+                rto = min(2 * rto, cap)
+            else:
+                failures += 1
+                if failures > self.retries:
+                    raise ProtocolError(
+                        f"{self.name}: no valid answer to {command.name} after {failures} tries (last: {outcome})"
+                    )
             self.counters.retransmissions += 1
+            resent = True
             self._send(wire)
+            sent_at = time.monotonic()
+
+    def _first_rto(self, command: Command, cap: float) -> float:
+        """How long to wait before sending a request again (RFC 6298:
+        SRTT + 4 RTTVAR, at least MIN_RTO, at most `cap`)."""
+        if command in self._rtt:
+            srtt, rttvar = self._rtt[command]
+        elif command not in LONG_COMMANDS and self._rtt:
+            srtt, rttvar = max(self._rtt.values())  # the link's, from the slowest command seen
+        else:
+            return min(cap, self.timeout)
+        return min(cap, max(MIN_RTO, srtt + 4 * rttvar))
+
+    def _learn_rtt(self, command: Command, rtt: float) -> None:
+        if command not in self._rtt:
+            self._rtt[command] = (rtt, rtt / 2)
+            return
+        srtt, rttvar = self._rtt[command]
+        rttvar = 0.75 * rttvar + 0.25 * abs(srtt - rtt)
+        self._rtt[command] = (0.875 * srtt + 0.125 * rtt, rttvar)
+
+    def resync(self) -> None:
+        """Start the next request clean after a failed one: forget partial
+        input, queued frames and what the port has buffered. The sequence
+        number and the counters go on."""
+        self._frames.clear()
+        self._decoder = FrameDecoder()
+        try:
+            self.port.reset_input_buffer()
+        except AttributeError:
+            pass  # a link without an input buffer of its own
+        except LINK_ERRORS as exc:
+            raise self._gone(f"link failed ({exc})") from None
 
     def _send(self, wire: bytes) -> None:
         # No flush(): on a tty it is tcdrain(), which blocks until the device

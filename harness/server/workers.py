@@ -5,6 +5,14 @@ model and the current buffer and returns the device's locally trained model.
 `DeviceWorker` drives firmware through a DeviceClient (PROTOCOL.md). Each
 round runs in its own thread per device, so a worker touches only its own
 link and state.
+
+A device that loses its model mid-round (a reset: it answers BAD_STATE) or
+whose requests fail past the client's retry budget is probed (IDENTIFY,
+STATS), re-provisioned (CONFIGURE, feedback seed, then the round's global
+model and buffer) and its round re-run from the start, at most
+MAX_RECOVERIES times a round; what happened goes to `events`. A device that
+is gone (its process exited, its link closed) or still failing raises, and
+the federation drops it.
 """
 from __future__ import annotations
 
@@ -20,7 +28,8 @@ import serial
 
 import tifed_models
 from tifed.boards.base import Board, RunningDevice
-from tifed.errors import DeviceError, DeviceGone, ProtocolError
+from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError
+from tifed.faults import FaultSpec, fault_url
 from tifed.link import Throughput
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.commands import TensorKind, tensor_id
@@ -42,6 +51,9 @@ class TrainSpec:
         return self.dims[-1]
 
 
+MAX_RECOVERIES = 2  # re-provisions of one device within one round before it is dropped
+
+
 @dataclasses.dataclass
 class LocalUpdate:
     model: tifed_models.Model  # the device's model after its pass (untrained layers = the global model)
@@ -59,6 +71,9 @@ class Worker(abc.ABC):
         self.layer = layer
         self.spec = spec
         self.name = f"device {index} ({board.name})"
+        # What happened to the device (resets, re-provisions), for results.json;
+        # the federation takes them once the worker's round is over.
+        self.events: list[dict[str, Any]] = []
 
     @property
     def trained_layers(self) -> list[int]:
@@ -73,6 +88,19 @@ class Worker(abc.ABC):
 
     def wire_bytes(self) -> int:
         return 0
+
+    def link_counters(self) -> dict[str, int] | None:
+        """Running totals of the link's retransmissions, NAKs, timeouts, bad
+        and stale frames (the federation takes differences per round)."""
+        return None
+
+    def fault_counts(self) -> dict[str, Any] | None:
+        """What a fault:// link injected so far (None without --faults)."""
+        return None
+
+    def take_events(self) -> list[dict[str, Any]]:
+        events, self.events = self.events, []
+        return events
 
     def firmware(self) -> dict[str, int] | None:
         """results.json devices[i].firmware, or None (sim, unknown image)."""
@@ -110,10 +138,13 @@ class ReferenceWorker(Worker):
 class DeviceWorker(Worker):
     """Firmware behind a RunningDevice (host process, emulator, real board)."""
 
-    def __init__(self, index, board, layer, spec, running: RunningDevice):
+    def __init__(self, index, board, layer, spec, running: RunningDevice, faults: FaultSpec | None = None):
         super().__init__(index, board, layer, spec)
         self.running = running
+        self.faults = faults  # --faults: the link goes through a fault:// injector
         self.client: DeviceClient | None = None
+        self._client_options: dict[str, Any] = {}
+        self._identity: Any = None  # the first IDENTIFY answer
         self._port: Any = None
         self._held: tifed_models.Model | None = None  # what the device's W, b are now
         self._buffer: int | None = None  # which buffer the device holds
@@ -138,16 +169,25 @@ class DeviceWorker(Worker):
             self._setup()
 
     def _setup(self) -> None:
+        url = self.running.url
+        self._client_options = dict(getattr(self.running, "client_options", None) or {})
+        if self.faults is not None:
+            url = fault_url(url, self.faults.for_device(self.index))
+            self._client_options.update(self.faults.client_options())
+        self._port = open_link(url, **(self.running.kwargs or {}))
+        self.client = DeviceClient(self._port, name=self.name, device=self.running, **self._client_options)
+        self._identity = self.client.identify()
+        self._counts_instructions = self._identity.counter_kind != 0
+        self._provision()
+
+    def _provision(self) -> None:
+        """Model layout and feedback; the device then holds zeros and no samples."""
         s = self.spec
-        self._port = open_link(self.running.url, **(self.running.kwargs or {}))
-        self.client = DeviceClient(self._port, name=self.name, device=self.running,
-                                   **getattr(self.running, "client_options", {}))
-        info = self.client.identify()
-        self._counts_instructions = info.counter_kind != 0
         self.client.configure(s.dims, s.buffer_len, s.batch)
         self.client.set_feedback_seed(s.seed)
         self._check_feedback()
         self._held = tifed_models.Model.zeros(s.dims)  # CONFIGURE zeroes every weight and bias
+        self._buffer = None
 
     def _check_feedback(self) -> None:
         """Read B back once: the device's PRNG must give the reference's matrices."""
@@ -170,8 +210,41 @@ class DeviceWorker(Worker):
         self._held = model.copy()
 
     def train_round(self, global_model, buffer, x, y):
-        with self._link_errors():
-            return self._train_round(global_model, buffer, x, y)
+        recoveries = 0
+        while True:
+            try:
+                with self._link_errors():
+                    return self._train_round(global_model, buffer, x, y)
+            except (DeviceError, ProtocolError) as exc:
+                if isinstance(exc, NoRoomError):
+                    raise
+                if recoveries == MAX_RECOVERIES:
+                    raise DeviceUnusable(
+                        f"{self.name}: still failing after {recoveries} re-provisions this round: {_line(exc)}"
+                    ) from None
+                recoveries += 1
+                self._recover(exc)
+
+    def _recover(self, failure: Exception) -> None:
+        """Find out what became of the device and set it up again."""
+        why = _line(failure)
+        try:
+            with self._link_errors():
+                self.client.resync()
+                info = self.client.identify()
+                lost_model = self.client.stats().arena_used == 0
+                self._provision()
+        except (DeviceError, ProtocolError) as exc:
+            raise DeviceUnusable(f"{self.name}: {why}; then re-provisioning failed: {_line(exc)}") from None
+        event = {
+            "device": self.index,
+            "event": "reset" if lost_model else "error",
+            "detail": why,
+            "action": "re-provisioned, round re-run",
+        }
+        if info != self._identity:
+            event["identify"] = f"changed: board {info.board} firmware {info.fw_version} arena {info.arena_bytes}"
+        self.events.append(event)
 
     def _train_round(self, global_model, buffer, x, y):
         s = self.spec
@@ -195,6 +268,17 @@ class DeviceWorker(Worker):
 
     def wire_bytes(self) -> int:
         return self.client.counters.wire_bytes if self.client is not None else 0
+
+    def link_counters(self) -> dict[str, int] | None:
+        if self.client is None:
+            return None
+        c = self.client.counters
+        return {"retransmissions": c.retransmissions, "naks": c.naks, "timeouts": c.timeouts,
+                "bad_frames": c.bad_frames, "stale_frames": c.stale_frames}
+
+    def fault_counts(self) -> dict[str, Any] | None:
+        counts = getattr(self._port, "fault_counts", None)
+        return counts() if counts is not None else None
 
     def link(self) -> dict[str, Any] | None:
         baud = (self.running.kwargs or {}).get("baudrate")
@@ -224,6 +308,11 @@ class DeviceWorker(Worker):
             pass
         finally:
             self.running.stop()
+
+
+def _line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 class _Transfer:

@@ -30,7 +30,7 @@ class FakeDevice:
         self.duplicate_responses = 0  # send the next N responses twice
         self.corrupt_responses = 0  # flip one byte in the next N responses
         self.hang_up_on: str | None = None  # close the link on receiving this command
-        self._last: tuple[int, int, bytes] | None = None  # seq, code, stored wire response
+        self._last: tuple[int, int, bytes, bytes] | None = None  # seq, code, payload, stored wire response
         self._dims: tuple[int, ...] | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -77,13 +77,13 @@ class FakeDevice:
         if name == self.hang_up_on:
             conn.shutdown(socket.SHUT_RDWR)
             return False
-        if self._last and self._last[:2] == (frame.seq, frame.code):
-            wire = self._last[2]  # a retransmission: answer again, do not execute
+        if self._last and self._last[:3] == (frame.seq, frame.code, frame.payload):
+            wire = self._last[3]  # a retransmission: answer again, do not execute
         else:
             self.executed[name] = self.executed.get(name, 0) + 1
             status, body = self._execute(frame.code, frame.payload)
             wire = encode_frame(frame.seq, frame.code | RESPONSE_BIT, bytes([status]) + body)
-            self._last = (frame.seq, frame.code, wire)
+            self._last = (frame.seq, frame.code, frame.payload, wire)
         if self.drop_responses:
             self.drop_responses -= 1
             return True

@@ -13,10 +13,12 @@ from fake_device import FakeDevice
 
 
 class SeededFakeDevice(FakeDevice):
-    """FakeDevice plus SET_FEEDBACK_SEED; `corrupt_after_train` adds 1 to
-    W_0[0, 0] after every TRAIN (a firmware bug the validation must catch)."""
+    """FakeDevice plus SET_FEEDBACK_SEED; `corrupt_after_train` adds
+    `corrupt_by` (1) to W_0[0, 0] after every TRAIN (a firmware bug the
+    validation must catch, or with a big value a poisoned update)."""
 
     corrupt_after_train = False
+    corrupt_by = 1
 
     def _execute(self, code, p):
         if code == Command.SET_FEEDBACK_SEED and self._dims is not None:
@@ -25,15 +27,16 @@ class SeededFakeDevice(FakeDevice):
             return Status.OK, b""
         status, body = super()._execute(code, p)
         if code == Command.TRAIN and self.corrupt_after_train:
-            self.model.weights[0][0, 0] += 1
+            self.model.weights[0][0, 0] += self.corrupt_by
         return status, body
 
 
 class FakeRunning(RunningDevice):
-    def __init__(self, device: SeededFakeDevice):
+    def __init__(self, device: SeededFakeDevice, client_options=None):
         self.device = device
         self.url = device.url
         self.kwargs = {}
+        self.client_options = client_options or {}
         self.stopped = False
 
     def alive(self) -> bool:
@@ -53,7 +56,9 @@ class FakeBoard(Board):
 
     family = "fake"
 
-    def __init__(self, name="fake", arena=None, runnable=True, configure=None, max_payload=256):
+    def __init__(self, name="fake", arena=None, runnable=True, configure=None, max_payload=256, client_options=None):
+        """`client_options` go to every device's DeviceClient (timeout, retries)."""
+        self.client_options = client_options
         self.name = name
         self.arena = arena
         self.runnable = runnable
@@ -76,7 +81,7 @@ class FakeBoard(Board):
         device = SeededFakeDevice(max_payload=self.max_payload)
         if self.configure is not None:
             self.configure(index, device)
-        running = FakeRunning(device)
+        running = FakeRunning(device, self.client_options)
         self.started.append(running)
         return running
 

@@ -40,7 +40,7 @@ def test_written_after_every_round_with_the_schema(tmp_path):
     assert doc["final"]["bitexact_all"] is True and doc["final"]["complete"] is False
     csv_lines = (tmp_path / "out" / "rounds.csv").read_text().splitlines()
     assert csv_lines[0].split(",") == list(results.CSV_FIELDS)
-    assert csv_lines[2] == "2,1,0.75,True,100,0.5,10;"
+    assert csv_lines[2] == "2,1,0.75,True,100,0.5,10;,,"  # no devices_used, retransmissions here
 
 
 def test_finish_writes_model_and_plot(tmp_path):

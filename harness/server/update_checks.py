@@ -1,0 +1,62 @@
+"""Is a device's update one that honest training could have produced?
+
+Two checks, either of which rejects an update (it is logged and left out of
+the aggregate):
+
+- bounds (always): one pass of algorithm.md over n samples in mini-batches
+  of `batch` moves each weight by a bounded amount, whatever the data, so a
+  value further from the global model than that is corrupt or forged;
+- validation (with --validate): the reference's own update for the same
+  model and buffer, compared bit for bit (done by the federation).
+
+The bound per mini-batch: |x| <= 128 and |a| <= 128 (PLA tanh); the error
+e = a - t lies in [-143, 128]; the last layer's delta is e / g with g >= 1,
+a hidden layer's is (e @ B_l) / g with |B_l| <= r (the feedback range), so
+|d| <= 143 (last) or 143 * C * r (hidden). The step is
+floor(sum over the batch of a_prev * d / lr_inv), so
+|dW| <= batch * 128 * |d|max // lr_inv + 1 and |db| <= batch * |d|max // lr_inv + 1
+(the +1: floor of a negative). Saturation at the int32 limits only shortens a step.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+import tifed_models
+
+MAX_ERROR = 143  # |a - t| with a in [-127, 128] and t in {0, 16}
+MAX_INPUT = 128  # |x| and |a|
+
+
+def step_bounds(dims: Sequence[int], n: int, batch: int, lr_inv: int) -> list[tuple[int, int]]:
+    """Per layer: (largest |change| of a weight, of a bias) in one round."""
+    classes = dims[-1]
+    batches = n // batch
+    bounds = []
+    for l in range(len(dims) - 1):
+        if l == len(dims) - 2:
+            d_max = MAX_ERROR
+        else:
+            d_max = MAX_ERROR * classes * tifed_models.feedback_range(classes, dims[l + 1])
+        w_step = batch * MAX_INPUT * d_max // lr_inv + 1
+        b_step = batch * d_max // lr_inv + 1
+        bounds.append((batches * w_step, batches * b_step))
+    return bounds
+
+
+def out_of_bounds(before: tifed_models.Model, after: tifed_models.Model, layers: Sequence[int],
+                  bounds: Sequence[tuple[int, int]]) -> str | None:
+    """Why `after` cannot come from one round of training `before`, or None."""
+    for l in layers:
+        for kind, old, new, bound in (("W", before.weights[l], after.weights[l], bounds[l][0]),
+                                      ("b", before.biases[l], after.biases[l], bounds[l][1])):
+            if new.shape != old.shape:
+                return f"{kind}{l} has shape {new.shape}, expected {old.shape}"
+            step = np.abs(new.astype(np.int64) - old.astype(np.int64))
+            worst = int(step.max()) if step.size else 0
+            if worst > bound:
+                where = np.unravel_index(int(step.argmax()), step.shape)
+                return (f"{kind}{l}{list(map(int, where))} moved by {worst} in one round, "
+                        f"more than training can ({bound})")
+    return None
