@@ -27,7 +27,11 @@ DEFAULT_TIMEOUT = 0.1  # seconds; DeviceClient sets its own poll interval anyway
 
 def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any):
     """Open `url` (a path like /dev/ttyACM0 or /dev/pts/3, or socket://,
-    rfc2217://, loop://, ...) and return the pyserial object."""
+    rfc2217://, loop://, fault://<url>#<faults> (tifed.faults), ...) and
+    return the pyserial object."""
+    from tifed.faults import register
+
+    register()  # fault:// wraps any of the others in a fault injector
     try:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, **kwargs)
     except (*LINK_ERRORS, ValueError) as exc:

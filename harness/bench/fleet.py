@@ -76,9 +76,10 @@ def wire_row(board: str, model: str, dataset: str, mode: str, devices: int = 4) 
     dims = fed.plan.dims
     steady = [t for t in fed.timings if t.buffer == 1]
     per_device_round = sum(t.wire_bytes for t in steady) / (len(steady) * devices)
-    raw = statistics.mean(raw_int32_bytes(dims, w.trained_layers) for w in fed.workers)
+    workers = fed.worker_list()
+    raw = statistics.mean(raw_int32_bytes(dims, w.trained_layers) for w in workers)
     samples_raw = BUFFER * (dims[0] + 1) / EPOCHS
-    clients = [w.client for w in fed.workers if getattr(w, "client", None) is not None]
+    clients = [w.client for w in workers if getattr(w, "client", None) is not None]
     return {
         "model": model_name(dims),
         "bytes_per_device_round": int(round(per_device_round)),

@@ -66,14 +66,25 @@ class TimedFederation(Federation):
     def __init__(self, plan, on_round=None):
         super().__init__(plan, on_round=on_round)
         self.timings: list[RoundTiming] = []
+        self.timed_clients = 0
         self._spans: list[tuple[int, float, float]] = []
+
+    def worker_list(self) -> list:
+        """The workers, whether the server keeps them in a list or by index."""
+        workers = self.workers
+        return list(workers.values()) if isinstance(workers, dict) else list(workers)
 
     def _start_devices(self) -> None:
         super()._start_devices()
-        for worker in self.workers:
+        for worker in self.worker_list():
             client = getattr(worker, "client", None)
             if client is not None:
                 client.transact = self._timed(client.transact)
+                self.timed_clients += 1
+        devices = sum(1 for b in self.plan.boards if b.has_device)
+        if self.timed_clients != devices:  # the server changed how it holds its clients: a bench bug
+            raise RuntimeError(f"TimedFederation found {self.timed_clients} device clients to time, "
+                               f"expected {devices}")
 
     def _timed(self, transact):
         spans = self._spans  # list.append is atomic: device threads share it safely

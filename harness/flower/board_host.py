@@ -27,6 +27,7 @@ from tifed.config import RunConfig, apply_fleet, prepare, resolve_boards
 from tifed.errors import ConfigError, TifedError
 from tifed.flower.options import training_from_json
 from tifed.flower.strategy import buffer_digest
+from tifed.server.federation import LINK_COUNTERS
 from tifed.server.schedule import Round
 from tifed.server.workers import DeviceWorker, ReferenceWorker, TrainSpec, Worker
 
@@ -161,11 +162,13 @@ class BoardHost:
         def one(d: int) -> dict[str, Any]:
             w = self.workers[d]
             x, y = self._shards[d][0][part], self._shards[d][1][part]
-            before, t0 = w.wire_bytes(), time.monotonic()
+            before, counted, t0 = w.wire_bytes(), dict(w.link_counters() or {}), time.monotonic()
             update = w.train_round(model, rnd.buffer, x, y)
+            now = w.link_counters() or {}
             return {"model": update.model, "instructions": update.instructions,
                     "wire_bytes": w.wire_bytes() - before, "seconds": round(time.monotonic() - t0, 4),
-                    "digest": buffer_digest(x, y)}
+                    "digest": buffer_digest(x, y), "events": w.take_events(),
+                    "link_counters": {k: int(now.get(k, 0)) - int(counted.get(k, 0)) for k in LINK_COUNTERS}}
 
         futures = {d: self._pool.submit(one, d) for d in asked}
         models, stats = {}, {}

@@ -58,11 +58,16 @@ def add_parsers(sub, add_training_options, add_link_options, positive, seconds, 
     add_tls_options(serve, server=True)
     serve.add_argument("--devices", type=positive, metavar="K", help="devices of the fleet, over all nodes")
     add_training_options(serve, required=False)
-    fed = serve.add_argument_group("federation")
+    fed = serve.add_argument_group("faults and recovery (as for tifed run: docs/RELIABILITY.md, docs/FLOWER.md)")
     fed.add_argument("--quorum", type=positive, metavar="N",
-                     help="go on while at least N devices answer each round (default: all K)")
-    fed.add_argument("--round-timeout", type=seconds, default=900.0, metavar="S",
-                     help="seconds a node may take for one round (default 900)")
+                     help="fewest accepted updates a round aggregates, and fewest devices the run goes on with "
+                          "(default: all K)")
+    fed.add_argument("--round-timeout", type=seconds, metavar="S",
+                     help="close a round S seconds after it starts once a quorum of updates is in; a node still "
+                          "busy is left out of it (default: wait for every node)")
+    fed.add_argument("--stop-on-divergence", action="store_true", help="end the run when it collapses")
+    fed.add_argument("--node-timeout", type=seconds, default=900.0, metavar="S",
+                     help="drop a node that has not answered a message for S seconds (default 900)")
     fed.add_argument("--join-timeout", type=seconds, default=300.0, metavar="S",
                      help="seconds to wait for nodes to cover devices 0..K-1 (default 300)")
 
@@ -87,7 +92,7 @@ def add_parsers(sub, add_training_options, add_link_options, positive, seconds, 
 def _federation_options(args):
     from tifed.flower.options import FederationOptions
 
-    return FederationOptions(quorum=args.quorum, round_timeout=args.round_timeout, join_timeout=args.join_timeout)
+    return FederationOptions(node_timeout=args.node_timeout, join_timeout=args.join_timeout)
 
 
 def _run_config(args) -> RunConfig | None:
@@ -101,6 +106,7 @@ def _run_config(args) -> RunConfig | None:
         boards=("sim",), devices=args.devices, mode=args.mode, dataset=args.dataset, model=args.model,
         out=str(Path(args.out).resolve()), buffers=args.buffers, rounds=args.rounds, buffer_len=args.buffer_len,
         batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv, seed=args.seed, validate=args.validate,
+        quorum=args.quorum, round_timeout=args.round_timeout, stop_on_divergence=args.stop_on_divergence,
     )
 
 
@@ -250,8 +256,6 @@ def _verdict(results: Path) -> int:
     doc = json.loads(results.read_text())
     final = doc["final"]
     print_summary(final, str(results))
-    if final.get("dropped_devices"):
-        print(f"dropped devices: {final['dropped_devices']}", flush=True)
     if final.get("error"):
         print(f"tifed: error: {final['error']}", file=sys.stderr)
         return EXIT_ERROR

@@ -1,5 +1,6 @@
-"""A Flower run's options: the training configuration of `tifed run` plus
-what only a federation over a network needs (quorum, timeouts).
+"""A Flower run's options: those of `tifed run` (training, and --quorum,
+--round-timeout, --stop-on-divergence as docs/RELIABILITY.md defines them)
+plus what only a federation over a network needs (node and join timeouts).
 
 They travel as Flower's run config (app/pyproject.toml [tool.flwr.app.config]
 holds the defaults, `flwr run --run-config` the values; keys are the CLI's
@@ -14,7 +15,7 @@ import dataclasses
 import json
 from typing import Any, Mapping
 
-from tifed.config import RunConfig, RunPlan, check_options, prepare
+from tifed.config import RunConfig, RunPlan, prepare
 from tifed.errors import ConfigError
 
 # The Flower run config keys and their defaults; app/pyproject.toml repeats
@@ -35,7 +36,9 @@ RUN_CONFIG_DEFAULTS: dict[str, Any] = {
     "validate": True,
     "out": "",
     "quorum": 0,
-    "round-timeout": 900.0,
+    "round-timeout": 0.0,
+    "stop-on-divergence": False,
+    "node-timeout": 900.0,
     "join-timeout": 300.0,
 }
 
@@ -46,20 +49,17 @@ TRAINING_FIELDS = ("devices", "mode", "dataset", "model", "buffers", "rounds", "
 
 @dataclasses.dataclass(frozen=True)
 class FederationOptions:
-    """What the server adds to a run's training configuration."""
+    """What only a federation over a network adds to a run's options."""
 
-    quorum: int | None = None  # fewest devices a round may end with; None: all K
-    round_timeout: float = RUN_CONFIG_DEFAULTS["round-timeout"]  # s a node may take for one message
+    # Seconds a node may take to answer one message before its devices are
+    # dropped: the bound on a node that hangs but still heartbeats (one that
+    # vanishes is reported by Flower after about 60 s of missed heartbeats).
+    node_timeout: float = RUN_CONFIG_DEFAULTS["node-timeout"]
     join_timeout: float = RUN_CONFIG_DEFAULTS["join-timeout"]  # s to wait for nodes to cover the fleet
 
-    def effective_quorum(self, devices: int) -> int:
-        return devices if self.quorum is None else self.quorum
 
-
-def check_federation(config: RunConfig, fed: FederationOptions) -> None:
-    if fed.quorum is not None and not 1 <= fed.quorum <= (config.devices or 0):
-        raise ConfigError(f"--quorum must be between 1 and the number of devices ({config.devices}), got {fed.quorum}")
-    for name, value in (("--round-timeout", fed.round_timeout), ("--join-timeout", fed.join_timeout)):
+def check_federation(fed: FederationOptions) -> None:
+    for name, value in (("--node-timeout", fed.node_timeout), ("--join-timeout", fed.join_timeout)):
         if not 0 < value <= 86400:
             raise ConfigError(f"{name} must be a number of seconds above 0 and at most 86400, got {value}")
 
@@ -99,10 +99,12 @@ def from_run_config(rc: Mapping[str, Any]) -> tuple[RunConfig, FederationOptions
         lr_inv=_typed(rc, "lr-inv", int),
         seed=_typed(rc, "seed", int),
         validate=_typed(rc, "validate", bool),
+        quorum=_typed(rc, "quorum", int) or None,
+        round_timeout=_typed(rc, "round-timeout", float) or None,
+        stop_on_divergence=_typed(rc, "stop-on-divergence", bool),
     )
     fed = FederationOptions(
-        quorum=_typed(rc, "quorum", int) or None,
-        round_timeout=_typed(rc, "round-timeout", float),
+        node_timeout=_typed(rc, "node-timeout", float),
         join_timeout=_typed(rc, "join-timeout", float),
     )
     return config, fed
@@ -124,8 +126,10 @@ def to_run_config(config: RunConfig, fed: FederationOptions) -> dict[str, Any]:
         "seed": config.seed,
         "validate": config.validate,
         "out": config.out,
-        "quorum": fed.quorum or 0,
-        "round-timeout": float(fed.round_timeout),
+        "quorum": config.quorum or 0,
+        "round-timeout": float(config.round_timeout or 0.0),
+        "stop-on-divergence": config.stop_on_divergence,
+        "node-timeout": float(fed.node_timeout),
         "join-timeout": float(fed.join_timeout),
     }
 
@@ -148,8 +152,9 @@ def toml_text(values: Mapping[str, Any]) -> str:
 def server_plan(config: RunConfig, fed: FederationOptions) -> RunPlan:
     """Every check of `tifed run` that needs no board (the nodes check theirs)
     plus the federation's own; the plan gives data, shards and schedule."""
-    check_options(config)
-    check_federation(config, fed)
+    if config.faults is not None:
+        raise ConfigError("--faults works on a node's own links, not over Flower")
+    check_federation(fed)
     return prepare(config)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def load(folder: str | Path) -> Checkpoint:
         with np.load(path, allow_pickle=False) as npz:
             state = json.loads(bytes(npz["state"]).decode())
             model = tifed_models.Model.from_arrays({k: npz[k] for k in npz.files if k != "state"})
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"--resume {folder}: {FILE} is unreadable ({type(exc).__name__}: {exc})") from None
     if state.get("version") != VERSION:
         raise ConfigError(f"--resume {folder}: {FILE} has version {state.get('version')!r}, this harness reads {VERSION}")

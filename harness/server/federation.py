@@ -37,7 +37,7 @@ from tifed.faults import parse_faults
 from tifed.results import ResultsWriter, final_summary
 from tifed.server.checkpoint import Checkpoint
 from tifed.server.divergence import DivergenceGuard, chance_level, evaluate
-from tifed.server.update_checks import out_of_bounds, step_bounds
+from tifed.server.update_checks import judge_updates, step_bounds
 from tifed.server.workers import DeviceWorker, LocalUpdate, ReferenceWorker, TrainSpec, Worker
 
 RoundCallback = Callable[[dict[str, Any]], None]
@@ -154,7 +154,7 @@ class Federation:
             w.stop()
         except Exception:  # a stop failure cannot be acted on; the device is out either way
             pass
-        self._tell(f"dropped {w.name}: {reason}" if not reason.startswith(w.name) else f"dropped {reason}")
+        self._tell(f"dropped {reason}" if reason.startswith(f"{w.name}: ") else f"dropped {w.name}: {reason}")
         if len(self.active) < self.quorum:
             raise QuorumError(f"{reason}; {len(self.active)} devices left, below the quorum of {self.quorum}")
         if self.plan.config.mode == "single":
@@ -170,9 +170,10 @@ class Federation:
                 pass
 
     def _each_active(self, fn: Callable[[Worker], Any]) -> None:
-        """fn(worker) for every active worker at once; device failures are
-        ignored here (statistics only), harness bugs are raised."""
-        futures = [self._pool.submit(fn, self.workers[i]) for i in self.active]
+        """fn(worker) for every active worker not busy with a late round, at
+        once; device failures are ignored here (statistics only), harness
+        bugs are raised."""
+        futures = [self._pool.submit(fn, self.workers[i]) for i in self._free()]
         for f in cf.as_completed(futures):
             if f.exception() is not None and not isinstance(f.exception(), TifedError):
                 raise f.exception()
@@ -352,21 +353,10 @@ class Federation:
                expected: cf.Future | None):
         """(accepted updates, rejections, mismatched devices or None without validation)."""
         reference = expected.result() if expected is not None else None
-        accepted: dict[int, LocalUpdate] = {}
-        rejected: list[dict[str, Any]] = []
-        mismatched: list[int] | None = None if reference is None else []
-        for i in sorted(received):
-            w, update = self.workers[i], received[i]
-            reason = out_of_bounds(g, update.model, w.trained_layers, self.bounds)
-            exp = reference.get(i) if reference is not None else None
-            if exp is not None and not _same_layers(update.model, exp, w.trained_layers):
-                mismatched.append(i)
-                reason = reason or "differs from the reference's update for the same model and buffer"
-            if reason is None:
-                accepted[i] = update
-            else:
-                rejected.append({"device": i, "reason": reason})
-                self._tell(f"round {round_number}: rejected the update of {w.name}: {reason}")
+        layers = {i: self.workers[i].trained_layers for i in received}
+        accepted, rejected, mismatched = judge_updates(g, received, reference, layers, self.bounds)
+        for r in rejected:
+            self._tell(f"round {round_number}: rejected the update of {self.workers[r['device']].name}: {r['reason']}")
         return accepted, rejected, mismatched
 
     def _expected(self, g: tifed_models.Model, part: slice, indices: list[int]) -> dict[int, tifed_models.Model | None]:
@@ -402,10 +392,6 @@ class Federation:
     def _tell(self, message: str) -> None:
         if self.on_event is not None:
             self.on_event(message)
-
-
-def _same_layers(a: tifed_models.Model, b: tifed_models.Model, layers: list[int]) -> bool:
-    return all(np.array_equal(a.weights[l], b.weights[l]) and np.array_equal(a.biases[l], b.biases[l]) for l in layers)
 
 
 def _one_line(exc: BaseException) -> str:

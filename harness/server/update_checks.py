@@ -19,7 +19,7 @@ floor(sum over the batch of a_prev * d / lr_inv), so
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -60,3 +60,31 @@ def out_of_bounds(before: tifed_models.Model, after: tifed_models.Model, layers:
                 return (f"{kind}{l}{list(map(int, where))} moved by {worst} in one round, "
                         f"more than training can ({bound})")
     return None
+
+
+def same_layers(a: tifed_models.Model, b: tifed_models.Model, layers: Sequence[int]) -> bool:
+    return all(np.array_equal(a.weights[l], b.weights[l]) and np.array_equal(a.biases[l], b.biases[l]) for l in layers)
+
+
+def judge_updates(before: tifed_models.Model, received: Mapping[int, Any],
+                  reference: Mapping[int, tifed_models.Model | None] | None,
+                  layers: Mapping[int, Sequence[int]], bounds: Sequence[tuple[int, int]]):
+    """Sort the round's updates (device -> an object with `.model`) into
+    (accepted, rejections [{"device", "reason"}], mismatched devices); the
+    last is None without validation (`reference` None). A device whose
+    reference entry is None (board sim) is its own reference."""
+    accepted: dict[int, Any] = {}
+    rejected: list[dict[str, Any]] = []
+    mismatched: list[int] | None = None if reference is None else []
+    for i in sorted(received):
+        update = received[i]
+        reason = out_of_bounds(before, update.model, layers[i], bounds)
+        expected = reference.get(i) if reference is not None else None
+        if expected is not None and not same_layers(update.model, expected, layers[i]):
+            mismatched.append(i)
+            reason = reason or "differs from the reference's update for the same model and buffer"
+        if reason is None:
+            accepted[i] = update
+        else:
+            rejected.append({"device": i, "reason": reason})
+    return accepted, rejected, mismatched

@@ -219,15 +219,14 @@ class DeviceWorker(Worker):
                 if isinstance(exc, NoRoomError):
                     raise
                 if recoveries == MAX_RECOVERIES:
-                    raise DeviceUnusable(
-                        f"{self.name}: still failing after {recoveries} re-provisions this round: {_line(exc)}"
-                    ) from None
+                    raise DeviceUnusable(f"{self.name}: still failing after {recoveries} re-provisions "
+                                         f"this round: {self._own(exc)}") from None
                 recoveries += 1
                 self._recover(exc)
 
     def _recover(self, failure: Exception) -> None:
         """Find out what became of the device and set it up again."""
-        why = _line(failure)
+        why = self._own(failure)
         try:
             with self._link_errors():
                 self.client.resync()
@@ -235,7 +234,7 @@ class DeviceWorker(Worker):
                 lost_model = self.client.stats().arena_used == 0
                 self._provision()
         except (DeviceError, ProtocolError) as exc:
-            raise DeviceUnusable(f"{self.name}: {why}; then re-provisioning failed: {_line(exc)}") from None
+            raise DeviceUnusable(f"{self.name}: {why}; then re-provisioning failed: {self._own(exc)}") from None
         event = {
             "device": self.index,
             "event": "reset" if lost_model else "error",
@@ -265,6 +264,11 @@ class DeviceWorker(Worker):
         received.close()
         self._held = trained.copy()
         return LocalUpdate(trained, int(counter) if self._counts_instructions else None)
+
+    def _own(self, exc: BaseException) -> str:
+        """The error's one line without our name in front (we add it once)."""
+        text = _line(exc)
+        return text[len(self.name) + 2:] if text.startswith(f"{self.name}: ") else text
 
     def wire_bytes(self) -> int:
         return self.client.counters.wire_bytes if self.client is not None else 0

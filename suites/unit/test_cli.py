@@ -98,3 +98,87 @@ def test_sigterm_stops_the_run_and_keeps_results(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["final"]["complete"] is False and doc["final"]["error"] == "terminated (SIGTERM)"
     assert 1 <= len(doc["rounds"]) < 1750
+
+
+def with_options(tmp_path, args: list[str]) -> list[str]:
+    argv = list(RUN) + ["--out", str(tmp_path / "bad")]
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    return argv
+
+
+def write_idx(folder, images_magic: bytes = b"\x00\x00\x08\x03", labels: int = 3) -> None:
+    """A tiny IDX data set (3 train and 3 test 2x2 images); a wrong magic or
+    a label count that disagrees makes it malformed."""
+    import struct
+
+    folder.mkdir()
+    for stem in ("train", "t10k"):
+        (folder / f"{stem}-images-idx3-ubyte").write_bytes(images_magic + struct.pack(">III", 3, 2, 2) + bytes(12))
+        (folder / f"{stem}-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + struct.pack(">I", labels) + bytes(labels))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--faults", "noise=1"], "--faults: unknown key 'noise'"),
+        (["--faults", "drop=2"], "--faults: drop is a probability between 0 and 1, got 2"),
+        (["--faults", "chunk=20"], "--faults chunk 20 is too small: one sample of model 64-32-10 takes a 69-byte payload"),
+        (["--quorum", "3"], "--quorum must be between 1 and the number of devices (2), got 3"),
+        (["--quorum", "0"], "argument --quorum: 0 must be at least 1"),
+        (["--round-timeout", "0"], "argument --round-timeout: 0 must be above 0"),
+        (["--round-timeout", "soon"], "argument --round-timeout: 'soon' is not a number of seconds"),
+        (["--lr-inv", "0"], "argument --lr-inv: 0 must be at least 1"),
+        (["--seed", "-1"], "argument --seed: -1 must not be negative"),
+        (["--epochs", "1.5"], "argument --epochs: '1.5' is not an integer"),
+        (["--model", "64"], "malformed model spec '64'"),
+        (["--dataset", "cifar"], "unknown data set 'cifar'"),
+        (["--buffer-len", "5000"], "less than one buffer of 5000"),
+        (["--timeout", "-1"], "argument --timeout: -1 must be above 0"),
+        (["--chunk", "8"], "chunk must be an integer from 16 to 65535 bytes, got 8"),
+        (["--mode", "half"], "argument --mode: invalid choice: 'half'"),
+    ],
+)
+def test_more_bad_options_are_one_line(tmp_path, capsys, monkeypatch, args, message):
+    from tifed import cli
+
+    monkeypatch.setattr("signal.signal", lambda *a: None)  # main() would take over pytest's SIGTERM
+    assert cli.main(with_options(tmp_path, args)) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tifed: error: ") and message in lines[0], lines
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("bad magic", "not an IDX file (bad magic 0x12340803)"),
+        ("counts disagree", "3 train images but 2 labels"),
+        ("bad fleet", "device 1: port is required"),
+        ("missing case", "no such file"),
+        ("bad case", "unreadable"),
+    ],
+)
+def test_bad_data_files_are_one_line(tmp_path, capsys, monkeypatch, case, message):
+    from tifed import cli
+
+    monkeypatch.setattr("signal.signal", lambda *a: None)
+    if case in ("bad magic", "counts disagree"):
+        write_idx(tmp_path / "idx", **({"images_magic": b"\x12\x34\x08\x03"} if case == "bad magic" else {"labels": 2}))
+        argv = with_options(tmp_path, ["--dataset", f"idx:{tmp_path / 'idx'}", "--model", "4-2"])
+    elif case == "bad fleet":
+        (tmp_path / "fleet.toml").write_text("[[device]]\nboard = \"nrf52840dk\"\n")
+        argv = ["run", "--fleet", str(tmp_path / "fleet.toml"), "--mode", "full", "--dataset", "digits",
+                "--model", "64-32-10", "--out", str(tmp_path / "bad")]
+    else:
+        case_file = tmp_path / "case.npz"
+        if case == "bad case":
+            case_file.write_bytes(b"this is not an npz file")
+        argv = ["step", "--engine", "reference", "--in", str(case_file), "--out", str(tmp_path / "r.npz")]
+    assert cli.main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tifed: error: ") and message in lines[0], lines
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "r.npz").exists()

@@ -54,7 +54,7 @@ def test_device_that_stops_answering_is_dropped(tmp_path, monkeypatch):
     def go_silent(device):
         device.drop_responses = 10**9  # executes, never answers again
 
-    board = FakeBoard(configure=on_train(1, 3, go_silent), client_options={"timeout": 0.2, "retries": 1})
+    board = FakeBoard(configure=on_train(1, 3, go_silent), client_options={"timeout": 0.2, "train_timeout": 0.2, "retries": 1})
     patch_boards(monkeypatch, {"fake": board})
     fed, doc, told = run(tmp_path, "silent", quorum=1)
     assert [r["devices_used"] for r in doc["rounds"]] == [[0, 1]] * 2 + [[0]] * 3
