@@ -105,7 +105,8 @@ def wire(doc: dict, out: Path) -> str | None:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     labels = [f"{r['model']}\n{r.get('mode', '')}" for r in rows]
     xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [r["bytes_per_device_round"] for r in rows], 0.4, label="on the wire")
+    bars = ax.bar([x - 0.2 for x in xs], [r["bytes_per_device_round"] for r in rows], 0.4, label="on the wire")
+    ax.bar_label(bars, labels=[f"{r['bytes_per_device_round'] / r['raw_int32_bytes']:.3f}x" for r in rows], fontsize=8)
     ax.bar([x + 0.2 for x in xs], [r["raw_int32_bytes"] for r in rows], 0.4, label="raw int32 model", color="0.6")
     ax.set_xticks(list(xs), labels)
     ax.set_yscale("log")

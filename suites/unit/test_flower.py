@@ -167,14 +167,7 @@ def test_same_model_as_tifed_run_on_host_boards(tmp_path, host_image, mode):
 
 def test_vanished_node_is_dropped_and_the_run_goes_on(tmp_path):
     grid = FakeGrid(_nodes("sim", 2, 2))
-    original = grid._deliver
-
-    def vanish_after_round_one(message):
-        if message.metadata.message_type == "train" and message.metadata.group_id == "2":
-            grid.vanished.add(101)
-        original(message)
-
-    grid._deliver = vanish_after_round_one
+    _vanish_in_round(grid, 101, 2)
     run, doc = _flower_run(tmp_path, "drop", grid, quorum=2)
     final = doc["final"]
     assert final["complete"] is True and final["error"] is None and final["quorum"] == 2
@@ -201,13 +194,26 @@ def _sim_model(tmp_path, drop_from_round_2):
     return g
 
 
-def test_losing_the_quorum_is_one_line_in_results(tmp_path):
+def _vanish_in_round(grid: FakeGrid, node: int, round_number: int, how: str = "vanished") -> None:
+    """From round `round_number` on, `node` is gone (Flower's error reply) or silent."""
+    deliver = grid._deliver
+
+    def deliver_then_vanish(message):
+        if message.metadata.message_type == "train" and message.metadata.group_id == str(round_number):
+            getattr(grid, how).add(node)
+        deliver(message)
+
+    grid._deliver = deliver_then_vanish
+
+
+def test_losing_the_quorum_is_one_line_in_results(tmp_path, host_image):
     grid = FakeGrid(_nodes("host", 1, 2))
-    grid.vanished.add(101)
-    run, doc = _flower_run(tmp_path, "lost", grid)
+    _vanish_in_round(grid, 101, 2)
+    run, doc = _flower_run(tmp_path, "lost", grid, devices=2)
     final = doc["final"]
     assert final["complete"] is False and "below the quorum of 2" in final["error"]
     assert "\n" not in final["error"] and "Traceback" not in final["error"]
+    assert len(doc["rounds"]) == 1 and final["dropped_devices"][0]["device"] == 1
     assert not grid.hosts[100].workers  # the node that stayed was told to stop its device
 
 
@@ -232,14 +238,7 @@ def test_late_node_is_left_out_then_taken_back(tmp_path):
 
 def test_silent_node_is_dropped_after_node_timeout(tmp_path):
     grid = FakeGrid(_nodes("sim", 2, 2))
-    original = grid._deliver
-
-    def silent_from_round_two(message):
-        if message.metadata.message_type == "train" and message.metadata.group_id == "2":
-            grid.silent.add(101)
-        original(message)
-
-    grid._deliver = silent_from_round_two
+    _vanish_in_round(grid, 101, 2, how="silent")
     fed = FederationOptions(node_timeout=0.5, join_timeout=5.0)
     run, doc = _flower_run(tmp_path, "silent", grid, fed=fed, quorum=2)
     dropped = doc["final"]["dropped_devices"]
