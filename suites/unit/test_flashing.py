@@ -94,7 +94,8 @@ def test_bad_tool_settings(value, message):
 
 
 def test_tool_failure_is_one_line_with_its_last_words():
-    script = "import sys; print('connecting'); print('Error: no probe found', file=sys.stderr); sys.exit(3)"
+    script = ("import sys; print('connecting', flush=True); "
+              "print('Error: no probe found', file=sys.stderr); sys.exit(3)")
     with pytest.raises(DeviceError) as info:
         run_tool([sys.executable, "-c", script], "flashing nrf-a")
     assert str(info.value) == f"flashing nrf-a: {sys.executable} -c ... failed (exit 3): Error: no probe found"
