@@ -185,7 +185,11 @@ def render(doc: dict, plots: list[str] | None = None) -> str:
     out = ["# tifed bench", "",
            f"{'Quick' if run.get('quick') else 'Full'} bench, {run.get('started', '')}, {run.get('seconds', 0):.0f} s. "
            f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, NumPy {m['numpy']}"
-           + (f", load average at start {m['load_average_start']}" if m.get("load_average_start") else "") + ".", ""]
+           + (f", load average at start {m['load_average_start']}" if m.get("load_average_start") else "") + "."]
+    for again in run.get("remeasured", []):
+        out.append(f"Measured again: {', '.join(again.get('sections', []))}, {again.get('started', '')} "
+                   f"(load average at start {again.get('load_average_start')}).")
+    out.append("")
     tg = doc.get("targets") or []
     if tg:
         out += ["## Targets (reported, not asserted)", "",

@@ -128,6 +128,13 @@ def merge(old: dict, new: dict, sections) -> dict:
             out[key] = old[key]
     kept = [s for s in old.get("skipped", []) if s.get("section") not in sections]
     out["skipped"] = kept + [s for s in new.get("skipped", []) if s.get("section") in sections]
+    # The document stays the old run's, with a note of what was measured again and when.
+    out["machine"] = old.get("machine", new["machine"])
+    run = dict(old.get("run") or {})
+    again = {**(new.get("run") or {}), "load_average_start": new["machine"].get("load_average_start"),
+             "load_average_end": new["machine"].get("load_average_end")}
+    run["remeasured"] = list(run.get("remeasured", [])) + [again]
+    out["run"] = run
     out["targets"] = targets(out)
     return out
 

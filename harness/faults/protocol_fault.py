@@ -93,7 +93,11 @@ class Serial(SerialBase):
             now = time.monotonic()
             self._flush_tx(now)
             self._ready += self._rx.take(now)
-            if len(self._ready) >= size or now >= deadline:
+            if len(self._ready) >= size:
+                break
+            if now >= deadline:  # timeout 0 (or spent): what is there without waiting
+                self._pump(0.0)
+                self._ready += self._rx.take(time.monotonic())
                 break
             wait = min(POLL, deadline - now)
             due = min(filter(None, (self._rx.next_release(), self._tx.next_release())), default=None)
@@ -108,10 +112,9 @@ class Serial(SerialBase):
     def in_waiting(self) -> int:
         if not self.is_open:
             raise PortNotOpenError()
-        now = time.monotonic()
-        self._flush_tx(now)
+        self._flush_tx(time.monotonic())
         self._pump(0.0)
-        self._ready += self._rx.take(now)
+        self._ready += self._rx.take(time.monotonic())
         return len(self._ready)
 
     def reset_input_buffer(self) -> None:

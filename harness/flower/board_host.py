@@ -16,7 +16,7 @@ import concurrent.futures as cf
 import dataclasses
 import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -55,10 +55,12 @@ class NodeSpec:
 
 
 class BoardHost:
-    def __init__(self, spec: NodeSpec):
+    def __init__(self, spec: NodeSpec, say: Callable[[str], None] | None = None):
         """Resolve and check the boards now (and build their firmware), so a
-        mistake ends `tifed node` before it joins a federation."""
+        mistake ends `tifed node` before it joins a federation. `say` gets
+        one line per run start, round and stop (the node's progress)."""
         self.spec = spec
+        self._say = say or (lambda line: None)
         config, self._fleet_boards = apply_fleet(spec.run_config())
         self._config = config  # boards resolved to one label per device when a fleet is used
         if not config.boards:
@@ -103,6 +105,7 @@ class BoardHost:
         except BaseException:
             self.stop()  # half a start keeps no device running
             raise
+        self._say(f"run {run_id}: devices {_span(self.device_ids)} started")
         return {**self.describe(), "devices": self._device_info()}
 
     def _device_info(self) -> dict[str, Any]:
@@ -182,6 +185,8 @@ class BoardHost:
             models[d] = result.pop("model")
             stats[str(d)] = result
         failed = {str(d): self.failed[d] for d in devices if d in self.failed}
+        self._say(f"run {run_id} round {rnd.number}: devices {_span(sorted(models))} trained"
+                  + "".join(f"; device {d} failed: {why}" for d, why in failed.items()))
         report = {"devices": stats, "failed": failed}
         if last:
             report["finish"] = self.finish(run_id)["devices"]
@@ -194,6 +199,7 @@ class BoardHost:
         self._each(live, lambda w: w.refresh_stats(), tolerate=True)
         report = {"devices": self._device_info()}
         self.stop()
+        self._say(f"run {run_id}: devices stopped")
         return report
 
     def stop(self) -> None:
@@ -229,6 +235,13 @@ class BoardHost:
             for f in futures:
                 if f.exception() is not None:
                     raise f.exception()
+
+
+def _span(ids: list[int]) -> str:
+    """[4, 5] -> '4-5'; [1, 3] -> '1, 3'."""
+    if len(ids) > 1 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}-{ids[-1]}"
+    return ", ".join(map(str, ids)) or "none"
 
 
 def _one_line(exc: BaseException) -> str:

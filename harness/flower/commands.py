@@ -180,6 +180,8 @@ def _start_superlink(args, env):
         raise ConfigError("a SuperLink needs --insecure or --ssl-certfile/--ssl-keyfile/--ssl-ca-certfile")
     if args.enable_supernode_auth:
         cmd.append("--enable-supernode-auth")
+    # The SuperLink's task launcher looks for new runs every second by default.
+    env = {**env, "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.1"}
     link = processes.FlowerProcess("flower-superlink", cmd, env, echo=sys.stderr)
     try:
         processes.wait_for_port(host, port, link, READY_TIMEOUT)
@@ -281,7 +283,8 @@ def node(args) -> int:
 
     runtime.check_flower()
     host = BoardHost(NodeSpec(boards=tuple(args.board), devices=args.devices, offset=args.device_offset,
-                              fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk))
+                              fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk),
+                     say=lambda line: print(f"tifed node: {line}", flush=True))
     try:
         return _serve_node(args, host, client_app, runtime, processes)
     finally:

@@ -43,9 +43,8 @@ class FakeGrid(Grid):
         self.hosts = dict(hosts)  # node id -> its boards
         self.vanished: set[int] = set()  # answer with Flower's "node unavailable"
         self.silent: set[int] = set()  # never answer
-        self.answer_after: dict[int, int] = {}  # node -> answer a train message only after N more pushes
         self.replies: dict[str, Message] = {}
-        self.held: list[tuple[int, Message]] = []  # (pushes left, message) for slow nodes
+        self.held: list[tuple[int, Message]] = []  # (pushes left, message): answered after that many pushes
         self.sent: list[Message] = []
         self._run = _Run()
 
@@ -70,11 +69,7 @@ class FakeGrid(Grid):
             self.sent.append(wire)
             ids.append(wire.metadata.message_id)
             self._release_held()
-            node = wire.metadata.dst_node_id
-            if node in self.answer_after and wire.metadata.message_type == "train":
-                self.held.append((self.answer_after.pop(node), wire))
-            else:
-                self._deliver(wire)
+            self._deliver(wire)
         return ids
 
     def pull_messages(self, message_ids):
@@ -85,13 +80,12 @@ class FakeGrid(Grid):
 
     # the nodes ----------------------------------------------------------------
     def _release_held(self) -> None:
-        still = []
-        for left, wire in self.held:
+        held, self.held = self.held, []
+        for left, wire in held:
             if left <= 1:
                 self._deliver(wire)
             else:
-                still.append((left - 1, wire))
-        self.held = still
+                self.held.append((left - 1, wire))
 
     def _deliver(self, wire: Message) -> None:
         node = wire.metadata.dst_node_id

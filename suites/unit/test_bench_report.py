@@ -87,9 +87,12 @@ def test_merge_keeps_sections_not_remeasured():
     old["skipped"] = [{"section": "fleet", "what": "qemu x8", "reason": "r"}]
     new = _doc(fleet=[], reference={"model": "784-200-10", "samples_per_second": 9000.0,
                                     "naive_samples_per_second": 20.0})
+    new["run"] = {"quick": False, "started": "later", "seconds": 2.0, "sections": ["reference"]}
     merged = report.merge(old, new, ["reference"])
     assert merged["reference"]["samples_per_second"] == 9000.0
     assert merged["fleet"] == old["fleet"] and merged["skipped"] == old["skipped"]
+    assert merged["run"]["started"] == "now" and merged["run"]["remeasured"][0]["started"] == "later"
+    assert merged["targets"][0]["value"] == 9000.0
     assert report.check_document(merged) == []
 
 

@@ -11,6 +11,8 @@ import sys
 import numpy as np
 
 import tifed_models
+from tifed.config import RunConfig, prepare
+from tifed.server.federation import Federation
 from tifed.server.divergence import PATIENCE, DivergenceGuard, chance_level, evaluate
 
 RUN = ["run", "--board", "sim", "--devices", "2", "--mode", "full", "--dataset", "digits", "--model", "64-32-10"]
@@ -66,11 +68,15 @@ def test_collapsing_run_is_reported_and_stopped(tmp_path):
 
 
 def test_collapse_without_stop_runs_to_the_end_and_a_healthy_run_is_not_flagged(tmp_path):
-    done = tifed(*RUN, "--lr-inv", "8", "--rounds", "6", "--out", str(tmp_path / "d"))
-    doc = json.loads((tmp_path / "d" / "results.json").read_text())
-    assert done.returncode == 0 and len(doc["rounds"]) == 6 and doc["final"]["stopped"] is None
-    assert doc["final"]["divergence"]["round"] == 1
-    healthy = tifed(*RUN, "--rounds", "15", "--out", str(tmp_path / "h"))
-    doc = json.loads((tmp_path / "h" / "results.json").read_text())
-    assert healthy.returncode == 0 and healthy.stderr == ""
-    assert doc["final"]["divergence"] is None and doc["final"]["test_accuracy"] > 0.5
+    def run(name, **changes):
+        told: list[str] = []
+        config = RunConfig(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10",
+                           out=str(tmp_path / name), **changes)
+        final = Federation(prepare(config), on_event=told.append).run()
+        return final, told
+
+    final, told = run("collapsed", lr_inv=8, rounds=6)
+    assert final["rounds"] == 6 and final["stopped"] is None and final["divergence"]["round"] == 1
+    assert told == [final["divergence"]["message"]]
+    final, told = run("healthy", rounds=15)
+    assert final["divergence"] is None and told == [] and final["test_accuracy"] > 0.5

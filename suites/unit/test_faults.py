@@ -115,6 +115,12 @@ def test_fault_url_wraps_any_pyserial_url():
         assert port.fault_counts()["tx"]["frames_dropped"] == 3
     finally:
         port.close()
+    clean = serial.serial_for_url(fault_url("loop://", FaultSpec(seed=1)), timeout=0)
+    try:  # no faults: a non-blocking port, as pyserial's own
+        clean.write(b"\x03\x01\x02\x00")
+        assert clean.in_waiting == 4 and clean.read(10) == b"\x03\x01\x02\x00" and clean.read(10) == b""
+    finally:
+        clean.close()
     with pytest.raises(serial.SerialException, match="unknown key 'x'"):
         serial.serial_for_url("fault://loop://#x=1")
     with pytest.raises(serial.SerialException, match="expected fault://<inner URL>#<faults>"):

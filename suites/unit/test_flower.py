@@ -222,10 +222,14 @@ def test_late_node_is_left_out_then_taken_back(tmp_path):
     original = grid._deliver
 
     def slow_in_round_two(message):
-        if message.metadata.message_type == "train" and message.metadata.group_id == "2":
+        if (message.metadata.dst_node_id == 101 and message.metadata.message_type == "train"
+                and message.metadata.group_id == "2" and not late):
+            late.append(message)
             grid.held.append((1, message))  # answers once the next message is pushed
             return
         original(message)
+
+    late: list[Message] = []
 
     grid._deliver = slow_in_round_two
     run, doc = _flower_run(tmp_path, "late", grid, quorum=2, round_timeout=0.5, rounds=4)
