@@ -144,7 +144,10 @@ def serve(args) -> int:
         try:
             if args.address:
                 superlink = _start_superlink(args, env)
-                address = args.address
+                host, port = processes.split_address(args.address, "--address")
+                # Listening on every interface: submit through loopback (a TLS
+                # certificate for this use must name 127.0.0.1).
+                address = f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else args.address
             else:
                 processes.split_address(args.superlink, "--superlink")
                 address = args.superlink

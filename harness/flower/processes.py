@@ -113,9 +113,9 @@ class FlowerProcess:
     def describe_exit(self) -> str:
         code = self.proc.poll()
         self._reader.join(timeout=2)
-        last = next((l for l in reversed(self.tail) if l.strip()), "")
         how = "is still running" if code is None else f"exited with code {code}"
-        return f"{self.name} {how}" + (f"; last output: {plain(last)}" if last else "")
+        said = last_words(list(self.tail))
+        return f"{self.name} {how}" + (f": {said}" if said else "")
 
     def stop(self) -> None:
         terminate(self.proc, timeout=STOP_TIMEOUT)
@@ -138,6 +138,22 @@ def wait_for_port(host: str, port: int, proc: FlowerProcess, timeout: float) -> 
         if time.monotonic() >= deadline:
             raise FlowerProcessError(f"{proc.name} did not open port {port} within {timeout:g} s")
         time.sleep(0.1)  # polling a port: there is no event to wait on
+
+
+def last_words(lines: list[str]) -> str:
+    """What a Flower program said last, in one line: from its last ERROR
+    line on (Flower explains an exit code over a few lines), or else its
+    last line; without colours and the documentation link."""
+    lines = [plain(l) for l in lines if plain(l)]
+    errors = [i for i, l in enumerate(lines) if l.startswith("ERROR")]
+    if not errors:
+        return lines[-1][:400] if lines else ""
+    said = [lines[errors[-1]]]
+    for line in lines[errors[-1] + 1:]:
+        if line.startswith(("INFO", "WARNING", "DEBUG", "For more information")):
+            break
+        said.append(line)
+    return " ".join(said)[:400]
 
 
 def plain(line: str) -> str:

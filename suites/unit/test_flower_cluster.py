@@ -57,7 +57,7 @@ class Proc:
     def _read(self) -> None:
         for line in self.proc.stdout:
             with self._changed:
-                self.lines.append(line.rstrip("\n")); print(f"{time.monotonic():.1f} {self.name}: {line.rstrip()}", file=sys.__stderr__, flush=True)  # TRACE
+                self.lines.append(line.rstrip("\n"))
                 self._changed.notify_all()
         with self._changed:
             self._eof = True
