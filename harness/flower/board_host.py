@@ -46,12 +46,12 @@ class NodeSpec:
     timeout: float | None = None
     chunk: int | None = None
 
-    def run_config(self, **training: Any) -> RunConfig:
-        """The node's share of a run as a RunConfig over its own devices."""
-        base = {"mode": "full", "dataset": "digits", "model": _PROBE_MODEL}
-        base.update({k: v for k, v in training.items() if k not in ("devices", "buffers", "rounds")})
+    def run_config(self) -> RunConfig:
+        """This node's boards as a RunConfig over its own devices (the
+        training fields are placeholders until a run says what they are)."""
         return RunConfig(boards=self.boards, devices=self.devices or (None if self.fleet else len(self.boards)),
-                         out=".", fleet=self.fleet, baud=self.baud, timeout=self.timeout, chunk=self.chunk, **base)
+                         mode="full", dataset="digits", model=_PROBE_MODEL, out=".", fleet=self.fleet,
+                         baud=self.baud, timeout=self.timeout, chunk=self.chunk)
 
 
 class BoardHost:
@@ -178,7 +178,7 @@ class BoardHost:
         for d, future in futures.items():
             try:
                 result = future.result()
-            except Exception as exc:  # noqa: BLE001 - one device's failure is reported, the others go on
+            except TifedError as exc:  # the device's fault: reported, the others go on (a bug is raised)
                 self.failed[d] = _one_line(exc)
                 self._stop_worker(d)
                 continue

@@ -6,8 +6,9 @@
     tifed node --superlink HOST:PORT [TLS] --board B ... --device-offset O
 
 RUN-OPTIONS are `tifed run`'s training options (--devices K --mode --dataset
---model --out ...) plus --quorum, --round-timeout, --join-timeout; the
-boards are the nodes' business. Exit codes are `tifed run`'s.
+--model --out ...) and its --quorum, --round-timeout, --stop-on-divergence,
+plus --node-timeout and --join-timeout; the boards are the nodes' business.
+Exit codes are `tifed run`'s.
 
 Nothing here imports Flower at module level: `tifed --help` works without it.
 """
@@ -130,13 +131,27 @@ def serve(args) -> int:
     from tifed.flower import processes
     from tifed.flower.options import server_plan
 
+    # Every input check before any process starts.
     _check_tls(args, server=True)
+    if args.address:
+        host, port = processes.split_address(args.address, "--address")
+        if not args.insecure and not args.ssl_certfile:
+            raise ConfigError("a SuperLink needs --insecure or --ssl-certfile/--ssl-keyfile/--ssl-ca-certfile")
+        # Listening on every interface: submit through loopback (a TLS
+        # certificate for this use must name 127.0.0.1).
+        address = f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else args.address
+    else:
+        processes.split_address(args.superlink, "--superlink")
+        address = args.superlink
+        if args.ssl_certfile or args.enable_supernode_auth:
+            raise ConfigError("--ssl-certfile/--ssl-keyfile/--ssl-ca-certfile and --enable-supernode-auth set up "
+                              "a SuperLink: use them with --address")
     config = _run_config(args)
     if args.superlink and config is None:
         raise ConfigError("--superlink submits a run: give the run options (--devices, --mode, ...)")
     fed = _federation_options(args)
     if config is not None:
-        server_plan(config, fed)  # every input check before any process starts
+        server_plan(config, fed)
     _check_flower_installed()
     with tempfile.TemporaryDirectory(prefix="tifed-flower-") as home:
         env = processes.flower_env(home)
@@ -144,13 +159,6 @@ def serve(args) -> int:
         try:
             if args.address:
                 superlink = _start_superlink(args, env)
-                host, port = processes.split_address(args.address, "--address")
-                # Listening on every interface: submit through loopback (a TLS
-                # certificate for this use must name 127.0.0.1).
-                address = f"127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else args.address
-            else:
-                processes.split_address(args.superlink, "--superlink")
-                address = args.superlink
             if config is None:
                 print("tifed serve: serving until Ctrl-C; submit runs with "
                       f"`tifed serve --superlink {address} ...` or `flwr run`", flush=True)
@@ -176,11 +184,9 @@ def _start_superlink(args, env):
     cmd = ["flower-superlink", "--host", host, "--port", str(port), "--disable-runtime-dependency-installation"]
     if args.insecure:
         cmd.append("--insecure")
-    elif args.ssl_certfile:
+    else:
         cmd += ["--ssl-certfile", args.ssl_certfile, "--ssl-keyfile", args.ssl_keyfile,
                 "--ssl-ca-certfile", args.ssl_ca_certfile]
-    else:
-        raise ConfigError("a SuperLink needs --insecure or --ssl-certfile/--ssl-keyfile/--ssl-ca-certfile")
     if args.enable_supernode_auth:
         cmd.append("--enable-supernode-auth")
     # The SuperLink's task launcher looks for new runs every second by default.

@@ -17,8 +17,8 @@ clear error at `tifed node` start (see docs/FLOWER.md).
 """
 from __future__ import annotations
 
+import importlib.metadata
 import logging
-import sys
 import threading
 import traceback
 from typing import Callable
@@ -31,7 +31,6 @@ ACQUIRE_POLL = 0.05  # seconds between task claims when the SuperNode has none
 RETRY_POLL = 0.25  # seconds between attempts while the Runtime API is not up
 
 try:
-    import flwr
     import httpx
     from flwr.app import Error, Message
     from flwr.clientapp import ClientApp
@@ -52,7 +51,10 @@ log = logging.getLogger("tifed.flower")
 
 def check_flower() -> None:
     """A clear error when the installed Flower lacks what this file uses."""
-    version = getattr(sys.modules.get("flwr"), "__version__", None)
+    try:
+        version = importlib.metadata.version("flwr")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
     if _IMPORT_ERROR is not None:
         raise ConfigError(f"tifed node needs Flower {FLOWER_SERIES}.x (pip install 'tifed-hil[flower]'); "
                           f"with the installed flwr {version or '(none)'}: {_IMPORT_ERROR}")
@@ -141,6 +143,3 @@ def _beat(client: "RuntimeHttpClient") -> bool:
     except httpx.HTTPError:
         return False
 
-
-def flower_version() -> str:
-    return getattr(flwr, "__version__", "?") if _IMPORT_ERROR is None else "(not installed)"

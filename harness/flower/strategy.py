@@ -193,7 +193,7 @@ class TifedStrategy(Strategy):
             for d in asked:
                 failed = report["failed"].get(str(d))
                 if failed is not None:
-                    self.drop([d], server_round, f"device {d}: {failed}")
+                    self.drop([d], server_round, failed)  # the worker's line names the device
                     continue
                 received[d] = models[d]
                 reports[d] = report["devices"][str(d)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 import tomllib
@@ -26,6 +28,7 @@ from tifed.flower import APP_DIR, client_app, tensors, wire  # noqa: E402
 from tifed.flower.board_host import BoardHost, NodeSpec  # noqa: E402
 from tifed.flower.options import (RUN_CONFIG_DEFAULTS, FederationOptions, from_run_config,  # noqa: E402
                                   server_plan, to_run_config, toml_text)
+from tifed.flower.processes import last_words, split_address  # noqa: E402
 from tifed.flower.roster import NodeInfo, Roster  # noqa: E402
 from tifed.flower.server_app import FlowerFederation  # noqa: E402
 from tifed.server.federation import Federation  # noqa: E402
@@ -129,6 +132,19 @@ def test_roster_needs_every_device_once():
     assert roster.complete and roster.node_of(3).node_id == 2 and roster.board_of(5) == "host"
 
 
+def test_addresses_and_flower_s_last_words():
+    assert split_address("127.0.0.1:9093", "--x") == ("127.0.0.1", 9093)
+    assert split_address("[::1]:9093", "--x") == ("::1", 9093)
+    for bad in ("9093", "host:", "host:99999", ":9093"):
+        with pytest.raises(ConfigError, match="--x must be HOST:PORT"):
+            split_address(bad, "--x")
+    said = ["\x1b[92mINFO \x1b[0m:      Starting Flower SuperNode", "\x1b[91mERROR \x1b[0m:     Exit Code: 302",
+            "Unable to parse the private key file.", "For more information, visit: <https://flower.ai>",
+            "INFO:     Shutting down"]
+    assert last_words(said) == "ERROR :     Exit Code: 302 Unable to parse the private key file."
+    assert last_words(["a", "b "]) == "b" and last_words([]) == ""
+
+
 # --- the ServerApp loop over an in-process grid ------------------------------------
 
 
@@ -215,6 +231,27 @@ def test_losing_the_quorum_is_one_line_in_results(tmp_path, host_image):
     assert "\n" not in final["error"] and "Traceback" not in final["error"]
     assert len(doc["rounds"]) == 1 and final["dropped_devices"][0]["device"] == 1
     assert not grid.hosts[100].workers  # the node that stayed was told to stop its device
+
+
+def test_device_that_dies_on_its_node_is_dropped_alone(tmp_path, host_image):
+    grid = FakeGrid(_nodes("host", 2, 2))
+    deliver = grid._deliver
+
+    def kill_device_3_before_round_two(message):
+        if message.metadata.message_type == "train" and message.metadata.group_id == "2" \
+                and message.metadata.dst_node_id == 101:
+            device = grid.hosts[101].workers[3].running
+            os.kill(device.pid, signal.SIGKILL)
+            device.wait_gone(10)
+        deliver(message)
+
+    grid._deliver = kill_device_3_before_round_two
+    run, doc = _flower_run(tmp_path, "dies", grid, quorum=3)
+    final = doc["final"]
+    assert final["complete"] is True and [d["device"] for d in final["dropped_devices"]] == [3]
+    assert final["dropped_devices"][0]["reason"].startswith("device 3 (host): device gone")
+    assert [r["devices_used"] for r in doc["rounds"]] == [[0, 1, 2, 3], [0, 1, 2], [0, 1, 2]]
+    assert final["bitexact_all"] is True
 
 
 def test_late_node_is_left_out_then_taken_back(tmp_path):

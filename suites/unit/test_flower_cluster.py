@@ -11,7 +11,6 @@ Slow (about two minutes on two cores): Flower's SuperNode polls its
 SuperLink every 3 s when idle, so every round costs a few seconds."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import select
