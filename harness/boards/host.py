@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 import os
 import selectors
-import signal
 import subprocess
 import tempfile
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from tifed import build
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
-from tifed.boards.process import spawn, terminate
+from tifed.boards.process import exit_reason, spawn, terminate
 from tifed.errors import BuildError, DeviceError, DeviceGone
 
 START_TIMEOUT = 10.0  # seconds for the process to print its PTY line
@@ -108,13 +107,7 @@ class HostDevice(RunningDevice):
         code = self._proc.poll()
         if code is None:
             return f"host device {self.index} (pid {self._proc.pid}) is still running"
-        if code < 0:
-            try:
-                how = f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"killed by signal {-code}"
-        else:
-            how = f"exited with code {code}"
+        how = exit_reason(code)
         last = self._last_stderr_line()
         return f"host device {self.index} (pid {self._proc.pid}) {how}" + (f": {last}" if last else "")
 

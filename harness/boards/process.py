@@ -83,3 +83,13 @@ def terminate(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def exit_reason(code: int, exited: str = "exited with code") -> str:
+    """How a reaped child ended: 'killed by SIGKILL' or '<exited> 3'."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"{exited} {code}"

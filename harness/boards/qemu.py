@@ -28,7 +28,6 @@ import functools
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 from tifed import build
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
 from tifed.boards.elf_symbols import read_symbols
-from tifed.boards.process import STOP_TIMEOUT, spawn, terminate
+from tifed.boards.process import STOP_TIMEOUT, exit_reason, spawn, terminate
 from tifed.errors import BuildError, ConfigError, DeviceError, DeviceGone
 
 QEMU = "qemu-system-arm"
@@ -192,13 +191,7 @@ class QemuDevice(RunningDevice):
         who = f"{self._who()} (QEMU pid {self._proc.pid})"
         if code is None:
             return f"{who} is still running"
-        if code < 0:
-            try:
-                how = f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"killed by signal {-code}"
-        else:
-            how = f"exited with status {code}"
+        how = exit_reason(code, "exited with status")
         last = self._last_log_line()
         return f"{who} {how}" + (f": {last}" if last else "")
 
