@@ -7,6 +7,7 @@ import ctypes
 import os
 import queue
 import resource
+import select
 import signal
 import subprocess
 import threading
@@ -83,6 +84,37 @@ def terminate(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def wait_exited(proc: subprocess.Popen, timeout: float | None) -> bool:
+    """True once `proc` has exited, WITHOUT reaping it: while it is an
+    unreaped zombie its pid (which is also its process-group id) cannot be
+    reused, so the group can still be signalled safely afterwards."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pidfd = os.pidfd_open(proc.pid)  # readable once the process has exited
+    except (AttributeError, OSError):  # not Linux >= 5.3: reap, and accept the tiny pid-reuse window
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        return bool(select.select([pidfd], [], [], timeout)[0])
+    finally:
+        os.close(pidfd)
+
+
+def kill_group_and_reap(proc: subprocess.Popen) -> None:
+    """SIGKILL whatever is left in `proc`'s process group (the children of a
+    wrapper such as renode-run outlive their parent otherwise), then reap
+    `proc`. For a child started with start_new_session=True."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def exit_reason(code: int, exited: str = "exited with code") -> str:

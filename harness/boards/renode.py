@@ -30,7 +30,7 @@ from tifed import build
 from tifed.boards import renode_script as rs
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
 from tifed.boards.elf_symbols import read_symbols
-from tifed.boards.process import spawn  # children that die with the harness
+from tifed.boards.process import kill_group_and_reap, spawn, wait_exited  # children die with the harness
 from tifed.boards.renode_monitor import MonitorClient, MonitorError
 from tifed.errors import BuildError, ConfigError, DeviceError
 
@@ -50,24 +50,19 @@ def _stop_process(proc: subprocess.Popen, monitor: MonitorClient | None) -> None
     connection stays open until Renode has gone: closing it at once could
     cut the `quit` off."""
     try:
-        if monitor is not None and proc.poll() is None:
+        exited = wait_exited(proc, 0)
+        if monitor is not None and not exited:
             monitor.send_quit()
-            try:
-                proc.wait(timeout=QUIT_TIMEOUT)
-                return
-            except subprocess.TimeoutExpired:
-                pass
+            exited = wait_exited(proc, QUIT_TIMEOUT)
         for sig, wait in ((signal.SIGTERM, KILL_TIMEOUT), (signal.SIGKILL, None)):
-            if proc.poll() is not None:
+            if exited:
                 break
             try:
                 os.killpg(proc.pid, sig)  # our own group: start_new_session=True
             except ProcessLookupError:
                 break
-            try:
-                proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
+            exited = wait_exited(proc, wait)
+        kill_group_and_reap(proc)
     finally:
         if monitor is not None:
             monitor.close()

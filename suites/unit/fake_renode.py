@@ -14,7 +14,8 @@ Run as a program it takes Renode's options (`--port N` etc.). FAKE_RENODE_MODE:
   normal       the above
   exit-early   print a log line and exit with status 3 before listening
   no-ready     never send the ready byte
-  ignore-quit  keep running after `quit` (the harness must then kill it)
+  ignore-quit  keep running after `quit` and ignore SIGTERM too, like a hung
+               program (the harness must then SIGKILL its whole group)
 FAKE_RENODE_PIDFILE: write the pid there (tests check for orphans).
 FAKE_RENODE_COMMANDS: append every Monitor command there, one per line.
 FAKE_RENODE_FIRMWARE: a program to run behind each UART from `start` on
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -261,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     if pidfile:
         Path(pidfile).write_text(str(os.getpid()))
     mode = os.environ.get("FAKE_RENODE_MODE", "normal")
+    if mode == "ignore-quit":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print("12:00:00.0000 [INFO] Loaded monitor commands from: scripts/monitor.py", flush=True)
     if mode == "exit-early":
         print("12:00:00.0001 [ERROR] fake renode: giving up on purpose", flush=True)

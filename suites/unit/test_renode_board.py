@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import stat
 import subprocess
@@ -23,17 +24,22 @@ from tifed.transport import open_link
 FAKE = Path(__file__).with_name("fake_renode.py")
 
 
-def _pid_gone(pid: int) -> bool:
+def _pid_gone(pid: int, within: float = 10.0) -> bool:
+    """True once `pid` has exited (a zombie counts: it runs no more), waiting
+    up to `within` seconds for the exit event: a grandchild killed with its
+    group dies a moment after the kill returns."""
     try:
-        os.kill(pid, 0)
+        pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return True
-    # A zombie still answers kill(0); it is gone for our purposes only once reaped.
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] == "Z"
-    except FileNotFoundError:
-        return True
+        return bool(select.select([pidfd], [], [], within)[0])
+    finally:
+        os.close(pidfd)
+
+
+def _pid_running(pid: int) -> bool:
+    return not _pid_gone(pid, within=0)
 
 
 @pytest.fixture
@@ -122,7 +128,7 @@ def test_stopping_some_devices_keeps_renode_for_the_others(fake_renode):
         devices[0].stop()
         devices[0].stop()  # twice is fine
         assert devices[1].alive() and devices[1].instructions() == 2000
-        assert not _pid_gone(fake_renode.pid())
+        assert _pid_running(fake_renode.pid())
     finally:
         devices[1].stop()
     assert _pid_gone(fake_renode.pid())
@@ -148,8 +154,9 @@ def test_firmware_without_ready_byte_fails_the_start_and_leaves_no_process(fake_
 
 
 def test_renode_ignoring_quit_is_killed_with_its_process_group(fake_renode, monkeypatch, tmp_path):
-    # A wrapper that stays the parent (like renode-run): killing only it
-    # would orphan the real program.
+    # A wrapper that stays the parent (like renode-run) and a program that
+    # ignores both `quit` and SIGTERM: the wrapper dies of SIGTERM, and
+    # stopping there would orphan the real program.
     wrapper = tmp_path / "renode-run-like"
     wrapper.write_text(f'#!/bin/sh\n"{sys.executable}" "{FAKE}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
