@@ -1,4 +1,4 @@
-"""The host firmware, built once per test session through harness/build.py."""
+"""Shared by every suite: the host firmware, built once per test session through harness/build.py."""
 from __future__ import annotations
 
 import pytest
