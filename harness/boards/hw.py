@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 from tifed import build
-from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
-from tifed.boards.elf_symbols import read_symbols
+from tifed.boards.base import Availability, Board, RunningDevice
+from tifed.boards.cross_image import CrossImage
 from tifed.boards.flashing import (INSTALL_HINTS, ChipFacts, FlashSettings, Images, flash_command, missing_tools,
                                    reset_command, run_tool)
 from tifed.boards.serial_port import claim_port, port_exists, release_port
-from tifed.errors import BuildError, ConfigError, DeviceError, LinkError
+from tifed.errors import ConfigError, DeviceError, LinkError
 from tifed.link import LinkSettings, is_local_path
 from tifed.transport import open_link
 
 READY_BYTE = b"\x00"
 READY_TIMEOUT = 5.0  # seconds from the end of the flash/reset command to the boot delimiter
-ARENA_SYMBOLS = frozenset({"__arena_start", "__arena_end"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +95,7 @@ class HwDevice(RunningDevice):
         return f"{self.board.name} at {self.url}: link closed"
 
 
-class HwBoard(Board):
+class HwBoard(CrossImage, Board):
     family = "hw"
 
     def __init__(self, kind: str, port: str | None = None, *, link: LinkSettings | None = None,
@@ -113,38 +111,7 @@ class HwBoard(Board):
         self.label = label or (f"{kind}@{port}" if port else kind)
         self.ready_timeout = ready_timeout
 
-    # --- the image -------------------------------------------------------------
-
-    def image_path(self) -> Path:
-        # firmware/boards/cortex-m/cortex-m.mk: IMAGE := $(BUILD)/tifed-$(BOARD).elf
-        return build.build_dir(self.name) / f"tifed-{self.name}.elf"
-
-    def _fresh_image(self) -> Path | None:
-        image = self.image_path()
-        if build.needs_build(self.name, image) and not build.missing_build_tools(self.name):
-            build.ensure_built(self.name, image)
-        return image if image.is_file() else None
-
-    def firmware_info(self) -> FirmwareInfo | None:
-        try:
-            image = self._fresh_image()
-            return build.firmware_info(image) if image else None
-        except BuildError:
-            return None
-
-    def ram_arena_bytes(self) -> int | None:
-        """The arena IDENTIFY will report, from the image's linker symbols,
-        so a model too big for the board is refused before anything is
-        flashed."""
-        image = self._fresh_image()
-        if image is None:
-            return None
-        symbols = read_symbols(image, ARENA_SYMBOLS)
-        if set(symbols) != ARENA_SYMBOLS:
-            raise BuildError(f"{image} has no __arena_start/__arena_end symbols")
-        return symbols["__arena_end"] - symbols["__arena_start"]
-
-    # --- running ---------------------------------------------------------------
+    # --- running (the image and its figures: CrossImage) ------------------------
 
     def availability(self) -> Availability:
         build_missing = list(build.missing_build_tools(self.name))

@@ -36,15 +36,14 @@ import weakref
 from pathlib import Path
 
 from tifed import build
-from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
-from tifed.boards.elf_symbols import read_symbols
+from tifed.boards.base import Availability, Board, RunningDevice
+from tifed.boards.cross_image import CrossImage
 from tifed.boards.process import STOP_TIMEOUT, exit_reason, spawn, terminate
-from tifed.errors import BuildError, ConfigError, DeviceError, DeviceGone
+from tifed.errors import ConfigError, DeviceError, DeviceGone
 
 QEMU = "qemu-system-arm"
 READY_TIMEOUT = 30.0  # seconds from QEMU's start to the firmware's ready byte
 READY_BYTE = b"\x00"
-ARENA_SYMBOLS = frozenset({"__arena_start", "__arena_end"})
 
 # QEMU's own chatter that says nothing about why a device died.
 _LOG_NOISE = ("QEMU waiting for connection", "icount sleep disabled")
@@ -198,16 +197,12 @@ class QemuDevice(RunningDevice):
 
 # --- the board -----------------------------------------------------------------
 
-class QemuBoard(Board):
+class QemuBoard(CrossImage, Board):
     family = "qemu"
 
     def __init__(self, name: str, ready_timeout: float = READY_TIMEOUT):
         self.name = name
         self.ready_timeout = ready_timeout
-
-    def image_path(self) -> Path:
-        # firmware/boards/cortex-m/cortex-m.mk: IMAGE := $(BUILD)/tifed-$(BOARD).elf
-        return build.build_dir(self.name) / f"tifed-{self.name}.elf"
 
     def availability(self) -> Availability:
         build_missing = list(build.missing_build_tools(self.name))
@@ -228,32 +223,6 @@ class QemuBoard(Board):
             missing=tuple(build_missing + run_missing),
             install_hint=hint,
         )
-
-    def _fresh_image(self) -> Path | None:
-        """The image, built first if it is missing or stale and the tools
-        are here; None when there is none to be had."""
-        image = self.image_path()
-        if build.needs_build(self.name, image) and not build.missing_build_tools(self.name):
-            build.ensure_built(self.name, image)
-        return image if image.is_file() else None
-
-    def firmware_info(self) -> FirmwareInfo | None:
-        try:
-            image = self._fresh_image()
-            return build.firmware_info(image) if image else None
-        except BuildError:
-            return None
-
-    def ram_arena_bytes(self) -> int | None:
-        """The arena the firmware reports in IDENTIFY, from the linker
-        symbols that bound it (builds the image first if needed)."""
-        image = self._fresh_image()
-        if image is None:
-            return None
-        symbols = read_symbols(image, ARENA_SYMBOLS)
-        if set(symbols) != ARENA_SYMBOLS:
-            raise BuildError(f"{image} has no __arena_start/__arena_end symbols")
-        return symbols["__arena_end"] - symbols["__arena_start"]
 
     def start(self, index: int) -> RunningDevice:
         machine, shift = board_settings(self.name)

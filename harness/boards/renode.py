@@ -28,13 +28,12 @@ from pathlib import Path
 
 from tifed import build
 from tifed.boards import renode_script as rs
-from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
-from tifed.boards.elf_symbols import read_symbols
+from tifed.boards.base import Availability, Board, RunningDevice
+from tifed.boards.cross_image import CrossImage
 from tifed.boards.process import kill_group_and_reap, spawn, wait_exited  # children die with the harness
 from tifed.boards.renode_monitor import MonitorClient, MonitorError
-from tifed.errors import BuildError, ConfigError, DeviceError
+from tifed.errors import ConfigError, DeviceError
 
-ARENA_SYMBOLS = frozenset({"__arena_start", "__arena_end"})
 START_TIMEOUT = 90.0  # seconds: Renode (a .NET program) is slow to start
 COMMAND_TIMEOUT = 60.0  # seconds for one Monitor command (loading an ELF)
 READY_TIMEOUT = 30.0  # seconds for the firmware's ready byte after `start`
@@ -275,7 +274,7 @@ class RenodeDevice(RunningDevice):
             return None
 
 
-class RenodeBoard(Board):
+class RenodeBoard(CrossImage, Board):
     family = "renode"
 
     def __init__(self, name: str):
@@ -283,10 +282,6 @@ class RenodeBoard(Board):
             raise ValueError(f"not a Renode board: {name}")
         self.name = name
         self.platform = rs.BOARDS[name]
-
-    def image_path(self) -> Path:
-        # firmware/boards/cortex-m/cortex-m.mk: IMAGE := $(BUILD)/tifed-$(BOARD).elf
-        return build.build_dir(self.name) / f"tifed-{self.name}.elf"
 
     def availability(self) -> Availability:
         build_missing = list(build.missing_build_tools(self.name))
@@ -304,32 +299,6 @@ class RenodeBoard(Board):
             missing=tuple(build_missing + run_missing),
             install_hint="; ".join(h for h in hints if h),
         )
-
-    def _fresh_image(self) -> Path | None:
-        """The image, built first if it is missing or stale and the tools are
-        here; None when there is none to be had."""
-        image = self.image_path()
-        if build.needs_build(self.name, image) and not build.missing_build_tools(self.name):
-            build.ensure_built(self.name, image)
-        return image if image.is_file() else None
-
-    def firmware_info(self) -> FirmwareInfo | None:
-        try:
-            image = self._fresh_image()
-            return build.firmware_info(image) if image else None
-        except BuildError:
-            return None
-
-    def ram_arena_bytes(self) -> int | None:
-        """The arena the firmware reports in IDENTIFY, from the linker symbols
-        that bound it (builds the image first if needed)."""
-        image = self._fresh_image()
-        if image is None:
-            return None
-        symbols = read_symbols(image, ARENA_SYMBOLS)
-        if set(symbols) != ARENA_SYMBOLS:
-            raise BuildError(f"{image} has no __arena_start/__arena_end symbols")
-        return symbols["__arena_end"] - symbols["__arena_start"]
 
     def start(self, index: int) -> RunningDevice:
         return self.start_many([index])[0]
