@@ -179,5 +179,7 @@ def test_stm32_overlay_clocks_usart2_like_the_firmware():
     hsi = int(re.search(r"#define HSI_HZ (\d+)u", board_c).group(1))
     freq = int(re.search(r"^usart2:\s*\n\s+frequency:\s*(\d+)", text, re.MULTILINE).group(1))
     assert freq == hsi
-    assert "USART2_BASE 0x40004400u" in board_c  # Renode's usart2 (platforms/cpus/stm32f4.repl)
+    link_c = (rs.scripts_dir().parent / "firmware" / "boards" / "cortex-m" / "link_stm32f4_usart2.c").read_text()
+    assert "link_usart2_init(HSI_HZ," in board_c
+    assert "USART2_BASE 0x40004400u" in link_c  # Renode's usart2 (platforms/cpus/stm32f4.repl)
     assert 'using "platforms/boards/stm32f4_discovery-kit.repl"' in text

@@ -1,6 +1,7 @@
 /*
  * cortex_m_fatal() for physical boards, where semihosting would itself
- * fault without a debugger attached: keep the line in RAM and park the
+ * fault without a debugger attached, and for Renode, whose platforms have
+ * no semihosting handler: keep the line in RAM and park the
  * core with every interrupt disabled, so it stops answering and the harness
  * reports the device silent. Read the line with a debugger, e.g.
  *   pyocd commander -t <target> -c "read8 <address of tifed_fatal_line> 160"

@@ -12,10 +12,8 @@
 
 #include "../board.h"
 #include "../cortex-m/cortex_m.h"
-#include "../cortex-m/uart_nrf.h"
+#include "../cortex-m/link_nrf_uart0.h"
 
-#define UART0_BASE 0x40002000u
-#define UART0_IRQ 2u
 #define UART_TX_PIN 24u
 #define UART_RX_PIN 25u
 
@@ -58,21 +56,11 @@ static void counter_init(void)
 
 void board_init(void)
 {
-    nrf_uart_init(UART0_BASE, UART_TX_PIN, UART_RX_PIN, NRF_UART_BAUD_115200, UART0_IRQ);
+    link_uart0_init(UART_TX_PIN, UART_RX_PIN);
     counter_init();
     /* One frame delimiter: tells the harness the UART is listening. */
     static const uint8_t ready = 0;
     board_write(&ready, 1);
-}
-
-int board_read_byte(void)
-{
-    return nrf_uart_read_byte(UART0_BASE, UART0_IRQ);
-}
-
-void board_write(const uint8_t *data, size_t n)
-{
-    nrf_uart_write(UART0_BASE, data, n);
 }
 
 const char *board_name(void)

@@ -7,4 +7,4 @@ include boards/cortex-m/cortex-m.mk
 include boards/cortex-m/qemu.mk
 
 BOARD_CFLAGS += -DTIFED_MAX_PAYLOAD=256
-BOARD_SRCS := boards/qemu-microbit/board.c boards/cortex-m/uart_nrf.c $(CORTEX_M_SRCS)
+BOARD_SRCS := boards/qemu-microbit/board.c boards/cortex-m/link_nrf_uart0.c boards/cortex-m/uart_nrf.c $(CORTEX_M_SRCS)

@@ -4,7 +4,9 @@
  * UART0 switched to the legacy (non-EasyDMA) UART and a DWT added.
  *
  * The link is UART0 at 0x40002000 (pins P0.06 TX / P0.08 RX on the
- * nRF52840 DK), with the legacy-UART driver the micro:bit board uses. The
+ * nRF52840 DK), the micro:bit's legacy-UART link (cortex-m/link_nrf_uart0.c).
+ * Renode has no semihosting handler: a fatal error parks the core
+ * (cortex-m/fatal_park.c). The
  * counter is DWT->CYCCNT, one count per instruction under Renode
  * (dwt_counter.h), so TRAIN reports instructions.
  *
@@ -16,36 +18,22 @@
 
 #include "../board.h"
 #include "../cortex-m/cortex_m.h"
-#include "../cortex-m/uart_nrf.h"
+#include "../cortex-m/link_nrf_uart0.h"
 #include "../dwt_counter.h"
 
-#define UART0_BASE 0x40002000u
-#define UART0_IRQ 2u
 #define UART_TX_PIN 6u /* PSEL: pin 6 of port 0, CONNECT (bit 31) = 0 */
 #define UART_RX_PIN 8u
-
-#define NVIC_ICER0 0xE000E180u
 
 static dwt_counter_t counter;
 
 void board_init(void)
 {
-    nrf_uart_init(UART0_BASE, UART_TX_PIN, UART_RX_PIN, NRF_UART_BAUD_115200, UART0_IRQ);
+    link_uart0_init(UART_TX_PIN, UART_RX_PIN);
     dwt_counter_init(&counter);
     /* One frame delimiter: tells the harness the UART is listening (Renode's
      * model drops bytes that arrive before STARTRX). */
     static const uint8_t ready = 0;
     board_write(&ready, 1);
-}
-
-int board_read_byte(void)
-{
-    return nrf_uart_read_byte(UART0_BASE, UART0_IRQ);
-}
-
-void board_write(const uint8_t *data, size_t n)
-{
-    nrf_uart_write(UART0_BASE, data, n);
 }
 
 const char *board_name(void)
@@ -61,24 +49,4 @@ uint32_t board_counter_kind(void)
 uint64_t board_counter_read(void)
 {
     return dwt_counter_read(&counter);
-}
-
-/* Renode runs no semihosting handler unless a platform adds one, so the
- * line is kept in RAM (read it with `sysbus ReadBytes` on the symbol's
- * address, or from GDB) and the core parks: no interrupt stays enabled, so
- * WFI never returns and the harness sees the device stop answering. */
-volatile char tifed_fatal_line[160];
-
-void cortex_m_fatal(const char *line)
-{
-    __asm volatile("cpsid i" ::: "memory");
-    size_t i = 0;
-    for (; line[i] != '\0' && i + 1 < sizeof tifed_fatal_line; i++) {
-        tifed_fatal_line[i] = line[i];
-    }
-    tifed_fatal_line[i] = '\0';
-    REG32(NVIC_ICER0) = 1u << UART0_IRQ;
-    for (;;) {
-        cortex_m_wfi();
-    }
 }

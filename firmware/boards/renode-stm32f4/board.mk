@@ -5,6 +5,6 @@ CORTEX_M_CPU := cortex-m4
 CORTEX_M_IRQS := 82
 include boards/cortex-m/cortex-m.mk
 
-# No semihost.c: Renode's platform has no semihosting handler, so board.c
-# brings its own cortex_m_fatal().
-BOARD_SRCS := boards/renode-stm32f4/board.c boards/cortex-m/uart_stm32.c $(CORTEX_M_SRCS)
+# No semihost.c: Renode's platform has no semihosting handler, so a fatal
+# error parks the core (fatal_park.c), as on the physical boards.
+BOARD_SRCS := boards/renode-stm32f4/board.c boards/cortex-m/link_stm32f4_usart2.c boards/cortex-m/uart_stm32.c boards/cortex-m/fatal_park.c $(CORTEX_M_SRCS)

@@ -2,8 +2,8 @@
  * stm32f4-nucleo: the ST NUCLEO-F446RE (STM32F446RE, Cortex-M4F), a
  * physical board.
  *
- * Link: USART2 on PA2 (TX) / PA3 (RX), alternate function 7, which the
- * Nucleo-64 wires to the ST-LINK/V2-1's virtual COM port, 8N1, no flow
+ * Link: USART2 on PA2 (TX) / PA3 (RX), alternate function 7
+ * (cortex-m/link_stm32f4_usart2.c), which the Nucleo-64 wires to the ST-LINK/V2-1's virtual COM port, 8N1, no flow
  * control, LINK_BAUD baud (cortex-m/hw.mk; 115200 by default).
  *
  * Clocks: 180 MHz from the PLL, APB1 45 MHz, 5 flash wait states with the
@@ -23,7 +23,7 @@
 
 #include "../board.h"
 #include "../cortex-m/cortex_m.h"
-#include "../cortex-m/uart_stm32.h"
+#include "../cortex-m/link_stm32f4_usart2.h"
 #include "../dwt_counter.h"
 #include "clock.h"
 
@@ -31,56 +31,21 @@
 #define LINK_BAUD 115200u
 #endif
 
-#define RCC_AHB1ENR 0x40023830u
-#define RCC_APB1ENR 0x40023840u
-#define GPIOA_BASE 0x40020000u
-#define GPIOA_MODER (GPIOA_BASE + 0x00u)
-#define GPIOA_OSPEEDR (GPIOA_BASE + 0x08u)
-#define GPIOA_PUPDR (GPIOA_BASE + 0x0Cu)
-#define GPIOA_AFRL (GPIOA_BASE + 0x20u)
-
-#define USART2_BASE 0x40004400u
-#define USART2_IRQ 38u
-
 static dwt_counter_t counter;
 
 /* What clock.c reached (read it with a debugger: sysclk_hz, apb1_hz, source). */
 volatile stm32_clocks_t stm32f4_nucleo_clocks;
 
-static void pins_init(void)
-{
-    REG32(RCC_AHB1ENR) |= 1u << 0;  /* GPIOA */
-    REG32(RCC_APB1ENR) |= 1u << 17; /* USART2 */
-    (void)REG32(RCC_APB1ENR);
-    /* PA2 = USART2_TX, PA3 = USART2_RX: alternate function 7, RX pulled up
-     * so it idles high while the ST-LINK is not driving it. */
-    REG32(GPIOA_MODER) = (REG32(GPIOA_MODER) & ~(0xFu << 4)) | (0xAu << 4);
-    REG32(GPIOA_OSPEEDR) = (REG32(GPIOA_OSPEEDR) & ~(0xFu << 4)) | (0x5u << 4); /* medium */
-    REG32(GPIOA_PUPDR) = (REG32(GPIOA_PUPDR) & ~(0xFu << 4)) | (0x4u << 4);     /* PA3 pull-up */
-    REG32(GPIOA_AFRL) = (REG32(GPIOA_AFRL) & ~(0xFFu << 8)) | (0x77u << 8);
-}
-
 void board_init(void)
 {
     stm32_clocks_t clk = stm32_clock_init();
     stm32f4_nucleo_clocks = clk;
-    pins_init();
-    stm32_usart_init(USART2_BASE, clk.apb1_hz, LINK_BAUD, USART2_IRQ);
+    link_usart2_init(clk.apb1_hz, LINK_BAUD);
     dwt_counter_init(&counter);
     /* The boot delimiter (PROTOCOL.md): after a reset by the harness, it
      * says the firmware is up and listening. */
     static const uint8_t ready = 0;
     board_write(&ready, 1);
-}
-
-int board_read_byte(void)
-{
-    return stm32_usart_read_byte(USART2_BASE, USART2_IRQ);
-}
-
-void board_write(const uint8_t *data, size_t n)
-{
-    stm32_usart_write(USART2_BASE, data, n);
 }
 
 const char *board_name(void)

@@ -6,5 +6,5 @@ CORTEX_M_IRQS := 97
 include boards/cortex-m/cortex-m.mk
 include boards/cortex-m/hw.mk
 
-BOARD_SRCS := boards/stm32f4-nucleo/board.c boards/stm32f4-nucleo/clock.c boards/cortex-m/uart_stm32.c \
+BOARD_SRCS := boards/stm32f4-nucleo/board.c boards/stm32f4-nucleo/clock.c boards/cortex-m/link_stm32f4_usart2.c boards/cortex-m/uart_stm32.c \
 	$(CORTEX_M_SRCS)
