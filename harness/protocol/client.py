@@ -12,7 +12,11 @@ A request with no answer is sent again after a retransmission timeout (RTO)
 learnt from the answers so far, per command (RFC 6298's estimator, Karn's
 rule: only answers to requests sent once count), doubling on every miss up
 to `timeout`, so a frame lost on a healthy link costs a fraction of a second,
-not the whole timeout. A request gives up after `retries` NAKs or garbled
+not the whole timeout. A resend the device answers twice was spurious (the
+first copy was not lost, only slow: RFC 3708's D-SACK idea): the late
+duplicate answer proves it, and the first answer's time then counts as an
+RTT sample, so a link slower than it first looked (a busy emulator on a
+loaded machine) stops costing resends. A request gives up after `retries` NAKs or garbled
 answers, or when `timeout * (retries + 1)` seconds pass without an answer.
 """
 from __future__ import annotations
@@ -52,6 +56,7 @@ class LinkCounters:
     naks: int = 0
     bad_frames: int = 0  # received frames that failed COBS/CRC
     stale_frames: int = 0  # well-formed responses to an earlier request
+    spurious_retransmissions: int = 0  # resends the device answered twice (the first copy was only slow)
     timeouts: int = 0
 
     @property
@@ -92,6 +97,9 @@ class DeviceClient:
         self._decoder = FrameDecoder()
         self._frames: list[Frame] = []
         self._rtt: dict[int, tuple[float, float]] = {}  # command -> (smoothed RTT, RTT variation)
+        # The last request answered after a resend: (seq, command, seconds to its
+        # first answer), until a duplicate answer shows the resend was spurious.
+        self._resent_answer: tuple[int, Command, float] | None = None
         try:
             port.timeout = POLL_INTERVAL
         except (AttributeError, ValueError, *LINK_ERRORS):
@@ -128,6 +136,7 @@ class DeviceClient:
             raise ProtocolError(
                 f"{self.name}: {command.name} payload of {len(payload)} bytes exceeds max_payload {limit}"
             )
+        self._settle_queued()
         cap = self.timeout if timeout is None else timeout
         seq = self._next_seq()
         wire = encode_frame(seq, command, payload)
@@ -140,8 +149,11 @@ class DeviceClient:
         while True:
             outcome = self._await(seq, command, min(sent_at + rto, give_up))
             if isinstance(outcome, Frame):
+                elapsed = time.monotonic() - started
                 if not resent:  # Karn: an answer to a resent request could be to either copy
-                    self._learn_rtt(command, time.monotonic() - started)
+                    self._learn_rtt(command, elapsed)
+                else:  # ...unless a second answer turns up later (_check_stale)
+                    self._resent_answer = (seq, command, elapsed)
                 if not outcome.payload:
                     raise ProtocolError(f"{self.name}: {command.name} response has no status byte")
                 return outcome.payload[0], outcome.payload[1:]
@@ -182,6 +194,29 @@ class DeviceClient:
         rttvar = 0.75 * rttvar + 0.25 * abs(srtt - rtt)
         self._rtt[command] = (0.875 * srtt + 0.125 * rtt, rttvar)
 
+    def _settle_queued(self) -> None:
+        """Before a new request: every answer still queued belongs to an
+        earlier one; what it proves is learnt now, before the new request's
+        RTO is chosen. (NAKs stay: the device sends them with seq 0.)"""
+        naks = [frame for frame in self._frames if frame.code == NAK_CODE]
+        for frame in self._frames:
+            if frame.code != NAK_CODE:
+                self.counters.stale_frames += 1
+                self._check_stale(frame)
+        self._frames = naks
+
+    def _check_stale(self, frame: Frame) -> None:
+        """A second answer to the last request that was resent: the device
+        got both copies, so the first was only slow and its answer (the one
+        taken) timed a whole round trip of the first copy."""
+        if self._resent_answer is None:
+            return
+        seq, command, elapsed = self._resent_answer
+        if frame.seq == seq and frame.code == command | RESPONSE_BIT:
+            self._resent_answer = None
+            self.counters.spurious_retransmissions += 1
+            self._learn_rtt(command, elapsed)
+
     def resync(self) -> None:
         """Start the next request clean after a failed one: forget partial
         input, queued frames and what the port has buffered. The sequence
@@ -217,6 +252,7 @@ class DeviceClient:
                 if frame.version == VERSION and frame.seq == seq and frame.code == command | RESPONSE_BIT:
                     return frame
                 self.counters.stale_frames += 1
+                self._check_stale(frame)
             if self._decoder.frames_bad != bad_before:
                 self.counters.bad_frames += self._decoder.frames_bad - bad_before
                 return f"garbled response ({self._decoder.last_error})"

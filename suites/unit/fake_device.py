@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 
 import numpy as np
 
@@ -29,6 +30,7 @@ class FakeDevice:
         self.drop_responses = 0  # execute, store, but do not send the next N responses
         self.duplicate_responses = 0  # send the next N responses twice
         self.corrupt_responses = 0  # flip one byte in the next N responses
+        self.slow_responses: list[float] = []  # hold the next responses back this many seconds each (a slow link)
         self.hang_up_on: str | None = None  # close the link on receiving this command
         self._last: tuple[int, int, bytes, bytes] | None = None  # seq, code, payload, stored wire response
         self._dims: tuple[int, ...] | None = None
@@ -87,6 +89,8 @@ class FakeDevice:
         if self.drop_responses:
             self.drop_responses -= 1
             return True
+        if self.slow_responses:
+            time.sleep(self.slow_responses.pop(0))  # the device's pace, not synchronisation
         if self.corrupt_responses:
             self.corrupt_responses -= 1
             broken = bytearray(wire)

@@ -93,6 +93,30 @@ def test_duplicate_response_is_discarded_as_stale(fake, client):
     assert client.counters.stale_frames == 1
 
 
+def test_a_resend_answered_twice_teaches_the_client_the_slow_link(fake, client):
+    client.identify()  # a quick answer: the next new command's first RTO is the minimum
+    fake.slow_responses = [0.5]  # slower than that RTO, nothing lost
+    client.configure((3, 2), buffer_cap=1, batch_cap=1)
+    assert client.counters.retransmissions >= 1
+    client.stats()  # meanwhile the device answered the resent copy too
+    assert client.counters.spurious_retransmissions >= 1
+    resent = client.counters.retransmissions
+    fake.slow_responses = [0.5]
+    client.configure((3, 2), buffer_cap=1, batch_cap=1)
+    assert client.counters.retransmissions == resent  # waited for the slow answer this time
+    assert fake.executed["CONFIGURE"] == 2
+
+
+def test_a_lost_answer_is_not_taken_for_a_slow_one(fake, client):
+    client.timeout = 0.3
+    client.identify()
+    fake.drop_responses = 1  # the resend was needed: only one answer comes back
+    client.configure((3, 2), buffer_cap=1, batch_cap=1)
+    client.stats()
+    assert client.counters.retransmissions == 1
+    assert client.counters.spurious_retransmissions == 0
+
+
 def test_corrupt_response_is_asked_for_again(fake, client):
     client.identify()
     fake.corrupt_responses = 1

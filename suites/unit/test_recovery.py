@@ -23,10 +23,12 @@ from tifed.server.update_checks import out_of_bounds, step_bounds
 BASE = RunConfig(boards=("fake",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=5)
 
 
-def run(tmp_path, name, on_round=None, **changes):
+def run(tmp_path, name, on_round=None, holder=None, **changes):
     events: list[str] = []
     fed = Federation(prepare(dataclasses.replace(BASE, out=str(tmp_path / name), **changes)),
                      on_round=on_round, on_event=events.append)
+    if holder is not None:
+        holder["fed"] = fed  # for an on_round hook that must look at the federation
     fed.run()
     return fed, json.loads((tmp_path / name / "results.json").read_text()), events
 
@@ -71,16 +73,23 @@ def test_straggler_is_left_out_and_its_late_update_discarded(tmp_path, monkeypat
     board = FakeBoard(configure=on_train(1, 2, lambda device: release.wait(30)))
     patch_boards(monkeypatch, {"fake": board})
 
+    holder = {}
+
     def round_done(entry):
         if entry["round"] == 2:
             release.set()  # round 2 has closed without device 1: let its TRAIN finish
+        if entry["round"] == 3:
+            # Rounds without the straggler take milliseconds: wait for its
+            # late update to be in, so round 4 finds it (not a race with it).
+            for future in list(holder["fed"]._late.values()):
+                future.exception(timeout=30)
 
-    fed, doc, told = run(tmp_path, "late", on_round=round_done, quorum=1, round_timeout=1.0, rounds=6)
+    fed, doc, told = run(tmp_path, "late", on_round=round_done, holder=holder, quorum=1, round_timeout=1.0, rounds=6)
     rounds = doc["rounds"]
     assert rounds[0]["devices_used"] == [0, 1] and rounds[1]["devices_used"] == [0]
     assert [(e["device"], e["event"]) for e in rounds[1]["events"]] == [(1, "late")]
     discarded = [(r["round"], e["device"]) for r in rounds for e in r["events"] if e["event"] == "late update discarded"]
-    assert len(discarded) == 1 and discarded[0][1] == 1 and discarded[0][0] > 2
+    assert discarded in ([(3, 1)], [(4, 1)])  # settled at the start of the round after it came back
     # Back in the round after it was discarded (or the one it was settled in).
     assert rounds[-1]["devices_used"] == [0, 1]
     assert any("missed the round deadline" in line for line in told)
