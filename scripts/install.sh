@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DEBS=(
   build-essential make python3 python3-venv python3-pip
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-  libcmocka-dev clang socat ser2net
+  libcmocka-dev clang libclang-rt-dev socat ser2net
 )
 
 missing=()
