@@ -64,3 +64,15 @@ class QuorumError(TifedError):
 
 class LinkError(TifedError):
     """The link to a device (port, pty, socket URL) could not be opened."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for a user (results.json reasons, error
+    lines): the message with its whitespace folded; anything not a
+    TifedError is a harness bug or an interruption, so its type is named."""
+    if isinstance(exc, KeyboardInterrupt):
+        return str(exc) or "interrupted"
+    text = " ".join(str(exc).split())
+    if isinstance(exc, TifedError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 import tifed_models
 from tifed import datasets
 from tifed.bench.macs import macs_per_sample, model_name

@@ -63,20 +63,23 @@ class RoundTiming:
 
 
 class TimedFederation(Federation):
+    """A Federation with a timer on its public hooks (on_devices_ready,
+    on_round_start, on_round); `timings` has one RoundTiming per round."""
+
     def __init__(self, plan, on_round=None):
-        super().__init__(plan, on_round=on_round)
+        super().__init__(plan, on_round=self._round_done, on_round_start=self._round_start,
+                         on_devices_ready=self._time_clients)
+        self._then_on_round = on_round
         self.timings: list[RoundTiming] = []
         self.timed_clients = 0
         self._spans: list[tuple[int, float, float]] = []
+        self._round_t0 = 0.0
 
     def worker_list(self) -> list:
-        """The workers, whether the server keeps them in a list or by index."""
-        workers = self.workers
-        return list(workers.values()) if isinstance(workers, dict) else list(workers)
+        return list(self.workers.values())
 
-    def _start_devices(self) -> None:
-        super()._start_devices()
-        for worker in self.worker_list():
+    def _time_clients(self, workers) -> None:
+        for worker in workers.values():
             client = getattr(worker, "client", None)
             if client is not None:
                 client.transact = self._timed(client.transact)
@@ -98,19 +101,21 @@ class TimedFederation(Federation):
 
         return timed
 
-    def _round(self, rnd) -> None:
+    def _round_start(self, rnd) -> None:
         self._spans.clear()
-        t0 = time.monotonic()
-        super()._round(rnd)
-        t1 = time.monotonic()
+        self._round_t0 = time.monotonic()
+
+    def _round_done(self, entry) -> None:
+        t0, t1 = self._round_t0, time.monotonic()
         spans = list(self._spans)
-        entry = self.results.rounds[-1]
         self.timings.append(RoundTiming(
-            number=rnd.number,
-            buffer=rnd.buffer,
+            number=entry["round"],
+            buffer=entry["buffer"],
             seconds=t1 - t0,
             train_seconds=union_length([(a, b) for c, a, b in spans if c == Command.TRAIN], t0, t1),
             link_seconds=union_length([(a, b) for _, a, b in spans], t0, t1),
             wire_bytes=int(entry["wire_bytes"]),
             instructions=entry.get("device_instructions"),
         ))
+        if self._then_on_round is not None:
+            self._then_on_round(entry)

@@ -24,10 +24,10 @@ import tifed_models
 from tifed import build
 from tifed.boards.base import Board
 from tifed.config import RunConfig, apply_fleet, prepare, resolve_boards
-from tifed.errors import ConfigError, TifedError
+from tifed.errors import ConfigError, TifedError, one_line
 from tifed.flower.options import training_from_json
 from tifed.flower.strategy import buffer_digest
-from tifed.server.federation import LINK_COUNTERS
+from tifed.server.link_tally import LINK_COUNTERS
 from tifed.server.schedule import Round
 from tifed.server.workers import DeviceWorker, ReferenceWorker, TrainSpec, Worker
 
@@ -179,7 +179,7 @@ class BoardHost:
             try:
                 result = future.result()
             except TifedError as exc:  # the device's fault: reported, the others go on (a bug is raised)
-                self.failed[d] = _one_line(exc)
+                self.failed[d] = one_line(exc)
                 self._stop_worker(d)
                 continue
             models[d] = result.pop("model")
@@ -242,8 +242,3 @@ def _span(ids: list[int]) -> str:
     if len(ids) > 1 and ids == list(range(ids[0], ids[-1] + 1)):
         return f"{ids[0]}-{ids[-1]}"
     return ", ".join(map(str, ids)) or "none"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if isinstance(exc, TifedError) else f"{type(exc).__name__}: {text}"

@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from tifed.errors import ConfigError, ProtocolError, TifedError
+from tifed.errors import ConfigError, ProtocolError, TifedError, one_line
 from tifed.flower import tensors, wire
 from tifed.flower.options import FederationOptions, from_run_config, server_plan, training_json
 from tifed.flower.roster import NodeInfo, Roster
@@ -56,7 +56,7 @@ def main(grid: Grid, context: Context) -> None:
         config, fed = from_run_config(context.run_config)
         plan = server_plan(config, fed)
     except TifedError as exc:
-        print(f"tifed: error: {_one_line(exc)}", flush=True)
+        print(f"tifed: error: {one_line(exc)}", flush=True)
         return
     FlowerFederation(plan, fed, grid).run()
 
@@ -103,7 +103,7 @@ class FlowerFederation:
                 self._finish_nodes(quiet=True)
         except (TifedError, KeyboardInterrupt) as exc:
             self._stop_after(exc)
-            self._say(f"tifed: error: {_one_line(exc)}")
+            self._say(f"tifed: error: {one_line(exc)}")
             return self.results.final
         except BaseException as exc:  # a bug (Flower logs its traceback) or Flower stopping the run
             self._stop_after(exc)
@@ -120,7 +120,7 @@ class FlowerFederation:
         self._finish_nodes(quiet=True)
         self.results.devices = self._device_entries()
         self._update_final_extras()
-        self.results.finish(self._elapsed(), self._model(), error=_one_line(exc))
+        self.results.finish(self._elapsed(), self._model(), error=one_line(exc))
 
     def _update_final_extras(self) -> None:
         s = self.strategy
@@ -337,13 +337,13 @@ class FlowerFederation:
         except Exception as exc:  # noqa: BLE001 - on the way out of a failed run, keep its own error
             if not quiet:
                 raise
-            self._say(f"tifed: warning: could not tell the nodes to stop: {_one_line(exc)}")
+            self._say(f"tifed: warning: could not tell the nodes to stop: {one_line(exc)}")
             return
         for node_id, reply in replies.items():
             try:
                 self._take_device_info(wire.reply_text(reply).get("devices"))
             except ProtocolError as exc:
-                self._say(f"tifed: warning: node {node_id} at finish: {_one_line(exc)}")
+                self._say(f"tifed: warning: node {node_id} at finish: {one_line(exc)}")
         self.started_nodes = []
 
     # --- results ----------------------------------------------------------------
@@ -369,10 +369,3 @@ class FlowerFederation:
                 entry["dropped"] = s.dropped[d]
             entries.append(entry)
         return entries
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return str(exc) or "interrupted"
-    text = " ".join(str(exc).split())
-    return text if isinstance(exc, TifedError) else f"{type(exc).__name__}: {text}"

@@ -39,7 +39,7 @@ from tifed.flower import tensors, wire
 from tifed.flower.options import FederationOptions
 from tifed.flower.roster import Roster
 from tifed.server.divergence import DivergenceGuard, chance_level, evaluate
-from tifed.server.federation import LINK_COUNTERS
+from tifed.server.link_tally import LINK_COUNTERS
 from tifed.server.schedule import Round
 from tifed.server.update_checks import out_of_bounds, step_bounds
 

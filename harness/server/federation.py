@@ -25,35 +25,44 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 import tifed_models
 from tifed import build
 from tifed.config import RunPlan
-from tifed.errors import QuorumError, TifedError
+from tifed.errors import QuorumError, TifedError, one_line
 from tifed.faults import parse_faults
 from tifed.results import ResultsWriter, final_summary
 from tifed.server.checkpoint import Checkpoint
+from tifed.server.collect import collect_updates
 from tifed.server.divergence import DivergenceGuard, chance_level, evaluate
+from tifed.server.link_tally import LINK_COUNTERS, link_delta, link_totals
+from tifed.server.schedule import Round
 from tifed.server.update_checks import judge_updates, step_bounds
 from tifed.server.workers import DeviceWorker, LocalUpdate, ReferenceWorker, TrainSpec, Worker
 
 RoundCallback = Callable[[dict[str, Any]], None]
 EventCallback = Callable[[str], None]
-LINK_COUNTERS = ("retransmissions", "naks", "timeouts", "bad_frames", "stale_frames")
 
 
 class Federation:
     def __init__(self, plan: RunPlan, on_round: RoundCallback | None = None,
-                 on_event: EventCallback | None = None, resume: Checkpoint | None = None):
-        """`on_event` gets one line per thing a user should hear about while
-        the run goes on (a device dropped, an update rejected, a collapse)."""
+                 on_event: EventCallback | None = None, resume: Checkpoint | None = None, *,
+                 on_round_start: Callable[[Round], None] | None = None,
+                 on_devices_ready: Callable[[Mapping[int, Worker]], None] | None = None):
+        """`on_round` gets each round's results.json entry once it is
+        written; `on_event` one line per thing a user should hear about while
+        the run goes on (a device dropped, an update rejected, a collapse).
+        `on_round_start(round)` and `on_devices_ready(workers)` (after every
+        device's setup) are for instruments such as the bench's timer."""
         self.plan = plan
         c = plan.config
         self.spec = TrainSpec(plan.dims, c.buffer_len, c.batch, c.lr_inv, c.seed)
         self.on_round = on_round
+        self.on_round_start = on_round_start
+        self.on_devices_ready = on_devices_ready
         self.on_event = on_event
         self.faults = parse_faults(c.faults) if c.faults else None
         self.quorum = plan.quorum
@@ -147,7 +156,7 @@ class Federation:
         w = self.workers[i]
         events.extend(w.take_events())
         self.active.remove(i)
-        reason = _one_line(exc)
+        reason = one_line(exc)
         self.dropped[i] = {"round": round_number, "reason": reason}
         events.append({"device": i, "event": "dropped", "detail": reason})
         try:
@@ -192,6 +201,8 @@ class Federation:
         self._pool = cf.ThreadPoolExecutor(max_workers=len(self.plan.boards) + 1, thread_name_prefix="device")
         try:
             self._start_devices()
+            if self.on_devices_ready is not None:
+                self.on_devices_ready(self.workers)
             self.results.devices = self._device_entries()
             self.results.write()
             for rnd in self.plan.schedule:
@@ -208,7 +219,7 @@ class Federation:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self.results.devices = self._device_entries()
             self._update_final_extras()
-            self.results.finish(self._elapsed(), self.global_model, error=_one_line(exc))
+            self.results.finish(self._elapsed(), self.global_model, error=one_line(exc))
             raise
         self.stop_all()
         self._pool.shutdown(wait=True)
@@ -228,7 +239,9 @@ class Federation:
             "resumed_after_rounds": self.resumed_after,
         }
 
-    def _round(self, rnd) -> None:
+    def _round(self, rnd: Round) -> None:
+        if self.on_round_start is not None:
+            self.on_round_start(rnd)
         t0 = time.monotonic()
         c = self.plan.config
         events: list[dict[str, Any]] = []
@@ -237,12 +250,13 @@ class Federation:
             self._settle_late(rnd.number, events, wait=True)
         free = self._free()
         part = rnd.samples(c.buffer_len)
-        before = {i: self._totals(i) for i in free}
+        before = {i: link_totals(self.workers[i]) for i in free}
         g = self.global_model
         futures = {self._pool.submit(self.workers[i].train_round, g, rnd.buffer, *self._buffer(i, part)): i
                    for i in free}
         expected = self._pool.submit(self._expected, g, part, free) if c.validate else None  # overlaps the devices
-        received, failed, late = self._collect(futures, t0)
+        timeout = c.round_timeout
+        received, failed, late = collect_updates(futures, None if timeout is None else t0 + timeout, self.quorum)
         for i in sorted(failed):
             self._drop(i, rnd.number, failed[i], events)
         for i in sorted(received):
@@ -265,7 +279,7 @@ class Federation:
         else:
             self.global_model = tifed_models.aggregate_layers(g, models, [self.plan.layers[i] for i in used])
         accuracy, saturation = evaluate(self.global_model, self.plan.data.x_test, self.plan.data.y_test)
-        link = self._link_delta(before)
+        link = link_delta(self.workers, before)
         counters = [accepted[i].instructions if i in accepted else None for i in range(len(self.plan.boards))]
         entry = {
             "round": rnd.number,
@@ -305,30 +319,6 @@ class Federation:
     def _buffer(self, i: int, part: slice) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.plan.shards[i]
         return x[part], y[part]
-
-    def _collect(self, futures: dict[cf.Future, int], t0: float):
-        """Wait for the round's updates: until all are in, or past the round
-        deadline once a quorum is. Returns (updates, failures, still running)."""
-        timeout = self.plan.config.round_timeout
-        deadline = None if timeout is None else t0 + timeout
-        pending = set(futures)
-        received: dict[int, LocalUpdate] = {}
-        failed: dict[int, BaseException] = {}
-        while pending:
-            now = time.monotonic()
-            if deadline is not None and now >= deadline and len(received) >= self.quorum:
-                break
-            wait = None if deadline is None or now >= deadline else deadline - now
-            done, pending = cf.wait(pending, timeout=wait, return_when=cf.FIRST_COMPLETED)
-            for f in done:
-                exc = f.exception()
-                if exc is None:
-                    received[futures[f]] = f.result()
-                elif isinstance(exc, TifedError):
-                    failed[futures[f]] = exc
-                else:
-                    raise exc  # a harness bug, not a device fault
-        return received, failed, {futures[f]: f for f in pending}
 
     def _settle_late(self, round_number: int, events: list[dict[str, Any]], wait: bool) -> None:
         """Stragglers that have finished: their update is thrown away (it
@@ -374,30 +364,6 @@ class Federation:
             out[i] = tifed_models.train(g, self.feedback, bx, t, self.spec.lr_inv, self.spec.batch, 1, layer)
         return out
 
-    def _totals(self, i: int) -> dict[str, int]:
-        w = self.workers[i]
-        totals = dict.fromkeys(LINK_COUNTERS, 0)
-        totals.update(w.link_counters() or {})
-        totals["wire_bytes"] = w.wire_bytes()
-        return totals
-
-    def _link_delta(self, before: dict[int, dict[str, int]]) -> dict[str, int]:
-        delta = dict.fromkeys((*LINK_COUNTERS, "wire_bytes"), 0)
-        for i, old in before.items():
-            new = self._totals(i)
-            for k in delta:
-                delta[k] += new[k] - old[k]
-        return delta
-
     def _tell(self, message: str) -> None:
         if self.on_event is not None:
             self.on_event(message)
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return str(exc) or "interrupted"
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return first if isinstance(exc, TifedError) else f"{type(exc).__name__}: {first}"
-

@@ -4,7 +4,6 @@ renode/ agreeing with the harness's board facts, and the ELF path they name
 being the one `tifed build` produces."""
 from __future__ import annotations
 
-import os
 import re
 import stat
 from pathlib import Path

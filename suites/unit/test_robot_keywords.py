@@ -10,7 +10,6 @@ import json
 import shutil
 import textwrap
 
-import numpy as np
 import pytest
 
 pytest.importorskip("robot", reason="robotframework is not installed (pip install robotframework)")
