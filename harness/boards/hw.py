@@ -25,7 +25,7 @@ from tifed.boards.base import Availability, Board, RunningDevice
 from tifed.boards.cross_image import CrossImage
 from tifed.boards.flashing import (INSTALL_HINTS, ChipFacts, FlashSettings, Images, flash_command, missing_tools,
                                    reset_command, run_tool)
-from tifed.boards.serial_port import claim_port, port_exists, release_port
+from tifed.boards.serial_port import SerialDevice, claim_port, port_exists, release_port
 from tifed.errors import ConfigError, DeviceError, LinkError
 from tifed.link import LinkSettings, is_local_path
 from tifed.transport import open_link
@@ -70,24 +70,14 @@ def split_board_at_port(value: str) -> tuple[str, str] | None:
     return kind, port
 
 
-class HwDevice(RunningDevice):
+class HwDevice(SerialDevice):
+    """A flashed physical board on its serial port: a SerialDevice that
+    names the board in what it says about its exit."""
+
     def __init__(self, board: "HwBoard", index: int, url: str, link: LinkSettings):
+        super().__init__(url, link.serial_kwargs(), link.client_options())
         self.board = board
         self.index = index
-        self.url = url
-        self.kwargs = link.serial_kwargs()
-        self.client_options = link.client_options()
-        self._stopped = False
-
-    def alive(self) -> bool:
-        # An unplugged USB probe loses its device node; for network URLs only
-        # the link itself can tell (the client reports DeviceGone).
-        return not self._stopped and (not is_local_path(self.url) or port_exists(self.url))
-
-    def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            release_port(self.url)
 
     def describe_exit(self) -> str:
         if is_local_path(self.url) and not port_exists(self.url):

@@ -41,7 +41,7 @@ from tifed.flower.roster import Roster
 from tifed.server.divergence import DivergenceGuard, chance_level, evaluate
 from tifed.server.link_tally import LINK_COUNTERS
 from tifed.server.schedule import Round
-from tifed.server.update_checks import out_of_bounds, step_bounds
+from tifed.server.update_checks import out_of_bounds, same_layers, step_bounds
 
 
 def buffer_digest(x: np.ndarray, y: np.ndarray) -> str:
@@ -287,7 +287,7 @@ class TifedStrategy(Strategy):
                     mismatched.append(d)
             else:
                 expected = self._expected.get(d)
-                if expected is not None and not _same_layers(model, expected, self.trained_layers(d)):
+                if expected is not None and not same_layers(model, expected, self.trained_layers(d)):
                     mismatched.append(d)
                     reason = reason or "differs from the reference's update for the same model and buffer"
             if reason is None:
@@ -296,7 +296,3 @@ class TifedStrategy(Strategy):
                 rejected.append({"device": d, "reason": reason})
         return accepted, rejected, mismatched
 
-
-def _same_layers(a: tifed_models.Model, b: tifed_models.Model, layers: list[int]) -> bool:
-    return all(np.array_equal(a.weights[l], b.weights[l]) and np.array_equal(a.biases[l], b.biases[l])
-               for l in layers)
