@@ -12,10 +12,13 @@
  * copied to contiguous scratch rows (the last layer's activation rows, free
  * once the deltas exist), so updating W[i..i+1][j..j+3] is one panel kernel
  * call over the batch. Its sums are int32 when the deltas' bound proves
- * that exact (the usual case), else int64.
+ * that exact (the usual case), else int64. When every delta also fits in
+ * int16, the packed path (below) does two of those MACs per instruction.
  */
 #include <stddef.h>
+#include <string.h>
 
+#include "core/dual_mac.h"
 #include "core/intmath.h"
 #include "core/net.h"
 #include "core/panel.h"
@@ -155,6 +158,86 @@ static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
 DEFINE_UPDATE_PAIRS(update_pairs_shift32, 0)
 DEFINE_UPDATE_PAIRS(update_pairs_shift32_sat, 1)
 
+#if TIFED_PACKED_UPDATE
+/*
+ * The packed path: the same sums as update_pairs, two samples per step.
+ * pack_delta_pairs has rewritten each full delta panel in place as
+ * word (b / 2) * 4 + c = (d[b][c], d[b + 1][c]) in two int16 halves (a zero
+ * for the missing sample of an odd batch), and the scratch columns hold
+ * (c[b], c[b + 1]) in each 32-bit word (zero-padded likewise), so one
+ * dual_mac (SMLAD) adds c[b] d[b][c] + c[b + 1] d[b + 1][c]. The integers
+ * are those of the int32 path: the exact sum fits (dot32_exact), so the
+ * order of the additions cannot change it. TWO = 0 updates row i alone
+ * (the last row of an odd `in`, or a scratch with room for one column).
+ */
+#define DEFINE_UPDATE_PACKED(name, SAT, TWO)                                               \
+    static uint32_t name(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t pairs, \
+                         int32_t *w, uint32_t panels, uint32_t w_step, uint32_t d_step,   \
+                         unsigned shift)                                                  \
+    {                                                                                      \
+        const int16_t *end = c0 + 2u * pairs;                                              \
+        uint32_t bits = 0, p;                                                              \
+        for (p = 0; p < panels; p++, w += w_step, d += d_step) {                           \
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;        \
+            const uint32_t *dp = (const uint32_t *)(const void *)d;                        \
+            const int16_t *x0 = c0, *x1 = c1;                                              \
+            while (x0 != end) {                                                            \
+                uint32_t u, v = 0;                                                         \
+                const uint32_t d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3];             \
+                memcpy(&u, x0, sizeof u); /* one 32-bit load */                            \
+                x0 += 2;                                                                   \
+                a0 = dual_mac(u, d0, a0);                                                  \
+                a1 = dual_mac(u, d1, a1);                                                  \
+                a2 = dual_mac(u, d2, a2);                                                  \
+                a3 = dual_mac(u, d3, a3);                                                  \
+                if (TWO) {                                                                 \
+                    memcpy(&v, x1, sizeof v);                                              \
+                    x1 += 2;                                                               \
+                    b0 = dual_mac(v, d0, b0);                                              \
+                    b1 = dual_mac(v, d1, b1);                                              \
+                    b2 = dual_mac(v, d2, b2);                                              \
+                    b3 = dual_mac(v, d3, b3);                                              \
+                }                                                                          \
+                dp += PANEL_WIDTH;                                                         \
+            }                                                                              \
+            UPDATE_STEP(SAT, a0, 0);                                                       \
+            UPDATE_STEP(SAT, a1, 1);                                                       \
+            UPDATE_STEP(SAT, a2, 2);                                                       \
+            UPDATE_STEP(SAT, a3, 3);                                                       \
+            if (TWO) {                                                                     \
+                UPDATE_STEP(SAT, b0, 4);                                                   \
+                UPDATE_STEP(SAT, b1, 5);                                                   \
+                UPDATE_STEP(SAT, b2, 6);                                                   \
+                UPDATE_STEP(SAT, b3, 7);                                                   \
+            }                                                                              \
+        }                                                                                  \
+        return bits;                                                                       \
+    }
+
+DEFINE_UPDATE_PACKED(update_packed_two, 0, 1)
+DEFINE_UPDATE_PACKED(update_packed_two_sat, 1, 1)
+DEFINE_UPDATE_PACKED(update_packed_one, 0, 0)
+DEFINE_UPDATE_PACKED(update_packed_one_sat, 1, 0)
+
+/* Each of the `full` full panels of an n x out delta matrix, rewritten in
+ * place as sample pairs (see above). Word m = (b / 2) * 4 + c overwrites
+ * d[m / 4][m % 4], the delta of sample b / 2, already packed (b >= 2) or
+ * read in this very step (b = 0): no value is lost before it is used. */
+static void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full)
+{
+    uint32_t p, b, c;
+    for (p = 0; p < full; p++, d += PANEL_WIDTH * n) {
+        uint32_t *packed = (uint32_t *)(void *)d;
+        for (b = 0; b < n; b += 2u)
+            for (c = 0; c < PANEL_WIDTH; c++) {
+                const int32_t lo = d[b * PANEL_WIDTH + c];
+                const int32_t hi = b + 1u < n ? d[(b + 1u) * PANEL_WIDTH + c] : 0;
+                packed[(b / 2u) * PANEL_WIDTH + c] = (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+            }
+    }
+}
+#endif
+
 typedef struct {
     const tifed_net *net;
     uint32_t in, out, n;
@@ -162,6 +245,7 @@ typedef struct {
     int shift;
     uint32_t lr_inv;
     int narrow;       /* int32 sums are exact */
+    int packed;       /* ... and the full panels hold int16 sample pairs */
     int may_saturate; /* |w - q| might exceed INT32_MAX */
     uint32_t bits;
 } update_ctx;
@@ -170,6 +254,20 @@ typedef struct {
 static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0, const int16_t *c1)
 {
     uint32_t j = 0, c;
+#if TIFED_PACKED_UPDATE
+    if (u->packed) {
+        const uint32_t full = u->out / PANEL_WIDTH, pairs = (u->n + 1u) / 2u;
+        const uint32_t w_step = PANEL_WIDTH * u->in, d_step = PANEL_WIDTH * u->n;
+        int32_t *w_row = w + i * PANEL_WIDTH;
+        if (c1)
+            u->bits |= (u->may_saturate ? update_packed_two_sat : update_packed_two)(
+                c0, c1, u->d, pairs, w_row, full, w_step, d_step, (unsigned)u->shift);
+        else
+            u->bits |= (u->may_saturate ? update_packed_one_sat : update_packed_one)(
+                c0, NULL, u->d, pairs, w_row, full, w_step, d_step, (unsigned)u->shift);
+        j = full * PANEL_WIDTH; /* the narrow last panel, if any, below (int32 deltas) */
+    } else
+#endif
     if (u->narrow && u->shift >= 0 && c1) {
         const uint32_t full = u->out / PANEL_WIDTH;
         u->bits |= (u->may_saturate ? update_pairs_shift32_sat : update_pairs_shift32)(
@@ -208,9 +306,12 @@ static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n,
     const uint32_t in = net->dims[l], out = net->dims[l + 1u], classes = net->dims[net->n_layers];
     const int8_t *x = l == 0u ? net->x + first * in : NULL;
     const int16_t *a_prev = l == 0u ? NULL : net->act[l - 1u];
-    /* Scratch columns: batch_cap * classes int16, room for two when 2n fit. */
-    int16_t *c0 = net->act[net->n_layers - 1u], *c1 = c0 + n;
-    const uint32_t step_i = 2u * n <= net->batch_cap * classes ? 2u : 1u;
+    /* Scratch columns: batch_cap * classes int16, room for two when two
+     * columns fit (each padded to an even length: the packed path reads
+     * sample pairs, and c1 stays 4-byte aligned). */
+    const uint32_t n_pad = n + (n & 1u), scratch = net->batch_cap * classes;
+    int16_t *c0 = net->act[net->n_layers - 1u], *c1 = c0 + n_pad;
+    const uint32_t step_i = 2u * n_pad <= scratch ? 2u : 1u;
     int32_t *bias = net->b[l];
     update_ctx u;
     uint32_t i, j, b, c, unused = 0;
@@ -233,17 +334,7 @@ static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n,
     }
     u.bits = 0;
 
-    for (i = 0; i < in; i += step_i) {
-        const int two = step_i == 2u && i + 1u < in;
-        for (b = 0; b < n; b++) {
-            c0[b] = x ? x[b * in + i] : a_prev[b * in + i];
-            if (two)
-                c1[b] = x ? x[b * in + i + 1u] : a_prev[b * in + i + 1u];
-        }
-        update_rows(&u, net->w[l], i, c0, two ? c1 : NULL);
-    }
-    net->w_bound[l] = u.bits + 1u; /* bits <= INT32_MAX, so no wrap */
-
+    /* The bias first: it reads the deltas as int32, before any packing. */
     for (j = 0; j < out; j += PANEL_WIDTH) {
         const uint32_t width = panel_width(j, out);
         const int32_t *dp = u.d + panel_start(j, n);
@@ -254,6 +345,31 @@ static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n,
         for (c = 0; c < width; c++)
             bias[j + c] = step(bias[j + c], scale64(sum[c], u.shift, lr_inv), &unused);
     }
+
+    /* Packed when the int32 sums are exact, lr_inv is a power of two, every
+     * delta fits in int16 (magnitude bits <= 0x7FFF: -32768..32767) and a
+     * padded column fits in the scratch. */
+    u.packed = 0;
+#if TIFED_PACKED_UPDATE
+    u.packed = u.narrow && u.shift >= 0 && delta_bits <= 0x7FFFu && n_pad <= scratch && out >= PANEL_WIDTH;
+    if (u.packed) {
+        pack_delta_pairs(net->delta[l], n, out / PANEL_WIDTH);
+        c0[n_pad - 1u] = 0; /* the pad of an odd batch (overwritten below when n is even) */
+        if (step_i == 2u)
+            c1[n_pad - 1u] = 0; /* c1 exists only then: past the scratch otherwise */
+    }
+#endif
+
+    for (i = 0; i < in; i += step_i) {
+        const int two = step_i == 2u && i + 1u < in;
+        for (b = 0; b < n; b++) {
+            c0[b] = x ? x[b * in + i] : a_prev[b * in + i];
+            if (two)
+                c1[b] = x ? x[b * in + i + 1u] : a_prev[b * in + i + 1u];
+        }
+        update_rows(&u, net->w[l], i, c0, two ? c1 : NULL);
+    }
+    net->w_bound[l] = u.bits + 1u; /* bits <= INT32_MAX, so no wrap */
 }
 
 int net_train(tifed_net *net, uint32_t n, uint32_t batch, uint32_t epochs, uint32_t lr_inv, int layer)

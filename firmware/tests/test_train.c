@@ -223,6 +223,38 @@ static void fused_update_saturates(void **state)
     assert_int_equal(net.b[0][3], 1);
 }
 
+/* 3-5-3 with all weights 0: every a = 0, g = 1, e = (-16, 0, 0) (label 0),
+ * so the hidden deltas are d_j = -16 B[0][j] for every sample. With
+ * B[0] = (2048, 2047, -2047, 1, 5): d = (-32768, -32752, 32752, -16, -80),
+ * all int16, which the packed update takes (odd batch of 3: a zero pad;
+ * rows 0-1 as a pair, row 2 alone; one full panel, then a one-column tail
+ * in int32). With B[0][0] = -2048, d_0 = 32768 is not int16 and the int32
+ * path does the same sums. Layer 0 at lr_inv 1: W[i][j] = -d_j S_i with
+ * S = the column sums of x = (-2, 11, 6), and b[j] = -3 d_j. */
+static void deltas_at_the_int16_edge(void **state)
+{
+    static const uint32_t dims[] = {3, 5, 3};
+    static const int8_t x[3][3] = {{1, -2, 3}, {4, 5, -6}, {-7, 8, 9}};
+    static const int16_t fb_row0[2][5] = {{2048, 2047, -2047, 1, 5}, {-2048, 2047, -2047, 1, 5}};
+    static const int32_t column_sums[3] = {-2, 11, 6};
+    uint32_t v, i, j, b;
+    (void)state;
+    for (v = 0; v < 2; v++) {
+        setup_net(2, dims, 3, 3);
+        for (j = 0; j < 5; j++)
+            net.fb[0][j] = fb_row0[v][j]; /* B[0][j]: fb[l][k * out + j] with k = 0 */
+        for (b = 0; b < 3; b++)
+            put_sample(b, 0, x[b]);
+        assert_int_equal(net_train(&net, 3, 3, 1, 1, 0), 0);
+        for (j = 0; j < 5; j++) {
+            const int32_t d = -16 * fb_row0[v][j];
+            for (i = 0; i < 3; i++)
+                assert_int_equal(w_at(0, i, j), -d * column_sums[i]);
+            assert_int_equal(net.b[0][j], -3 * d);
+        }
+    }
+}
+
 static void predict_ties_go_to_the_first_class(void **state)
 {
     static const uint32_t dims[] = {1, 5};
@@ -272,6 +304,7 @@ int main(void)
         cmocka_unit_test(pla_slopes_and_both_lr_paths),
         cmocka_unit_test(weights_saturate_at_int32),
         cmocka_unit_test(fused_update_saturates),
+        cmocka_unit_test(deltas_at_the_int16_edge),
         cmocka_unit_test(predict_ties_go_to_the_first_class),
         cmocka_unit_test(rejects_out_of_range_calls),
     };

@@ -1,0 +1,48 @@
+/*
+ * Two 16 x 16-bit multiply-accumulates in one step, for the weight update's
+ * packed path (train.c): acc + lo(x) * lo(y) + hi(x) * hi(y), the halves
+ * read as int16, the sum wrapping like int32 arithmetic (the callers only
+ * use it where the exact sum is proven to fit: dot32_exact).
+ *
+ * With the Arm DSP extension (Cortex-M4/M7/M33: __ARM_FEATURE_SIMD32) it is
+ * one SMLAD instruction through the ACLE intrinsic; elsewhere portable C
+ * with the same result, so host builds run, and test, the same path.
+ * TIFED_PACKED_UPDATE says whether the packed path is worth taking: on a
+ * core without SMLAD (Cortex-M0) the C version is slower than the plain
+ * int32 kernel, so it stays off there. -DTIFED_PACKED_UPDATE=0/1 overrides.
+ */
+#ifndef TIFED_DUAL_MAC_H
+#define TIFED_DUAL_MAC_H
+
+#include <stdint.h>
+
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+
+static inline int32_t dual_mac(uint32_t x, uint32_t y, int32_t acc)
+{
+    return __smlad((int16x2_t)x, (int16x2_t)y, acc);
+}
+#ifndef TIFED_PACKED_UPDATE
+#define TIFED_PACKED_UPDATE 1
+#endif
+
+#else
+
+static inline int32_t dual_mac(uint32_t x, uint32_t y, int32_t acc)
+{
+    const int32_t lo = (int32_t)(int16_t)(uint16_t)x * (int16_t)(uint16_t)y;
+    const int32_t hi = (int32_t)(int16_t)(uint16_t)(x >> 16) * (int16_t)(uint16_t)(y >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+#ifndef TIFED_PACKED_UPDATE
+#if defined(__arm__) || defined(__thumb__)
+#define TIFED_PACKED_UPDATE 0 /* an Arm core without the DSP extension */
+#else
+#define TIFED_PACKED_UPDATE 1 /* a host build: the path every board with SMLAD runs */
+#endif
+#endif
+
+#endif
+
+#endif
