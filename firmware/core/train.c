@@ -307,11 +307,11 @@ static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n,
     const int8_t *x = l == 0u ? net->x + first * in : NULL;
     const int16_t *a_prev = l == 0u ? NULL : net->act[l - 1u];
     /* Scratch columns: batch_cap * classes int16, room for two when two
-     * columns fit (each padded to an even length: the packed path reads
-     * sample pairs, and c1 stays 4-byte aligned). */
+     * columns fit. The packed path pads each to an even length (it reads
+     * sample pairs, and c1 stays 4-byte aligned); the others do not. */
     const uint32_t n_pad = n + (n & 1u), scratch = net->batch_cap * classes;
-    int16_t *c0 = net->act[net->n_layers - 1u], *c1 = c0 + n_pad;
-    const uint32_t step_i = 2u * n_pad <= scratch ? 2u : 1u;
+    int16_t *c0 = net->act[net->n_layers - 1u], *c1;
+    uint32_t column, step_i;
     int32_t *bias = net->b[l];
     update_ctx u;
     uint32_t i, j, b, c, unused = 0;
@@ -352,6 +352,11 @@ static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n,
     u.packed = 0;
 #if TIFED_PACKED_UPDATE
     u.packed = u.narrow && u.shift >= 0 && delta_bits <= 0x7FFFu && n_pad <= scratch && out >= PANEL_WIDTH;
+#endif
+    column = u.packed ? n_pad : n;
+    step_i = 2u * column <= scratch ? 2u : 1u;
+    c1 = c0 + column;
+#if TIFED_PACKED_UPDATE
     if (u.packed) {
         pack_delta_pairs(net->delta[l], n, out / PANEL_WIDTH);
         c0[n_pad - 1u] = 0; /* the pad of an odd batch (overwritten below when n is even) */

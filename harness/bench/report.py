@@ -133,7 +133,10 @@ def merge(old: dict, new: dict, sections) -> dict:
     run = dict(old.get("run") or {})
     again = {**(new.get("run") or {}), "load_average_start": new["machine"].get("load_average_start"),
              "load_average_end": new["machine"].get("load_average_end")}
-    run["remeasured"] = list(run.get("remeasured", [])) + [again]
+    # An earlier re-measurement whose every section is measured again now no
+    # longer stands behind any number of the document.
+    still = [a for a in run.get("remeasured", []) if set(a.get("sections") or []) - set(sections)]
+    run["remeasured"] = still + [again]
     out["run"] = run
     out["targets"] = targets(out)
     return out

@@ -96,6 +96,17 @@ def test_merge_keeps_sections_not_remeasured():
     assert report.check_document(merged) == []
 
 
+def test_merge_forgets_a_re_measurement_that_was_measured_again():
+    doc = _doc()
+    for started, sections in (("first", ["reference", "firmware"]), ("second", ["firmware"]),
+                              ("third", ["firmware"])):
+        new = _doc()
+        new["run"] = {"quick": False, "started": started, "seconds": 1.0, "sections": sections}
+        doc = report.merge(doc, new, sections)
+    # "first" still stands behind the reference numbers; "second" stands behind nothing.
+    assert [a["started"] for a in doc["run"]["remeasured"]] == ["first", "third"]
+
+
 def test_markdown_table_shape_and_escaping():
     text = markdown.table(["a", "b"], [["x|y", 1], ["z", 22]])
     lines = text.splitlines()
