@@ -27,7 +27,7 @@ from tifed.config import RunConfig, apply_fleet, prepare, resolve_boards
 from tifed.errors import ConfigError, TifedError, one_line
 from tifed.flower.options import training_from_json
 from tifed.flower.strategy import buffer_digest
-from tifed.server.link_tally import LINK_COUNTERS
+from tifed.server.link_tally import link_delta, link_totals
 from tifed.server.schedule import Round
 from tifed.server.workers import DeviceWorker, ReferenceWorker, TrainSpec, Worker
 
@@ -165,13 +165,12 @@ class BoardHost:
         def one(d: int) -> dict[str, Any]:
             w = self.workers[d]
             x, y = self._shards[d][0][part], self._shards[d][1][part]
-            before, counted, t0 = w.wire_bytes(), dict(w.link_counters() or {}), time.monotonic()
+            before, t0 = link_totals(w), time.monotonic()
             update = w.train_round(model, rnd.buffer, x, y)
-            now = w.link_counters() or {}
+            link = link_delta({d: w}, {d: before})
             return {"model": update.model, "instructions": update.instructions,
-                    "wire_bytes": w.wire_bytes() - before, "seconds": round(time.monotonic() - t0, 4),
-                    "digest": buffer_digest(x, y), "events": w.take_events(),
-                    "link_counters": {k: int(now.get(k, 0)) - int(counted.get(k, 0)) for k in LINK_COUNTERS}}
+                    "wire_bytes": link.pop("wire_bytes"), "seconds": round(time.monotonic() - t0, 4),
+                    "digest": buffer_digest(x, y), "events": w.take_events(), "link_counters": link}
 
         futures = {d: self._pool.submit(one, d) for d in asked}
         models, stats = {}, {}

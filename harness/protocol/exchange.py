@@ -74,8 +74,6 @@ class RequestExchange:
     from a slow one. DeviceClient adds the commands; it must provide
     identify(), which transact() sends first in every session."""
 
-    info: "cmd.Identify | None"
-
     def identify(self) -> "cmd.Identify":  # pragma: no cover - DeviceClient's
         raise NotImplementedError
 
@@ -163,7 +161,7 @@ class RequestExchange:
                 elapsed = time.monotonic() - started
                 if not resent:  # Karn: an answer to a resent request could be to either copy
                     self._learn_rtt(command, elapsed)
-                else:  # ...unless a second answer turns up later (_check_stale)
+                else:  # ...unless a second answer turns up later (_stale)
                     self._resent_answer = (seq, command, elapsed)
                 if not outcome.payload:
                     raise ProtocolError(f"{self.name}: {command.name} response has no status byte")
@@ -212,14 +210,15 @@ class RequestExchange:
         naks = [frame for frame in self._frames if frame.code == NAK_CODE]
         for frame in self._frames:
             if frame.code != NAK_CODE:
-                self.counters.stale_frames += 1
-                self._check_stale(frame)
+                self._stale(frame)
         self._frames = naks
 
-    def _check_stale(self, frame: Frame) -> None:
-        """A second answer to the last request that was resent: the device
-        got both copies, so the first was only slow and its answer (the one
-        taken) timed a whole round trip of the first copy."""
+    def _stale(self, frame: Frame) -> None:
+        """Count an answer to an earlier request. If it is a second answer
+        to the last request that was resent, the device got both copies, so
+        the first was only slow and its answer (the one taken) timed a whole
+        round trip of the first copy."""
+        self.counters.stale_frames += 1
         if self._resent_answer is None:
             return
         seq, command, elapsed = self._resent_answer
@@ -262,8 +261,7 @@ class RequestExchange:
                     return f"NAK {status}"
                 if frame.version == VERSION and frame.seq == seq and frame.code == command | RESPONSE_BIT:
                     return frame
-                self.counters.stale_frames += 1
-                self._check_stale(frame)
+                self._stale(frame)
             if self._decoder.frames_bad != bad_before:
                 self.counters.bad_frames += self._decoder.frames_bad - bad_before
                 return f"garbled response ({self._decoder.last_error})"
