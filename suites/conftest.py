@@ -1,4 +1,4 @@
-"""Shared by every suite: the host firmware, built once per test session through harness/build.py."""
+"""Shared by every suite: the host firmware, built once per test session through harness/tifed/firmware/build.py."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def host_image():
-    from tifed import build
+    from tifed.firmware import build
 
     if not (build.firmware_dir() / "Makefile").is_file():
         pytest.skip("firmware/Makefile is not in this checkout")

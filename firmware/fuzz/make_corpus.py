@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tifed.protocol import commands as cmd
-from tifed.protocol.commands import Command, TensorKind, tensor_id
+from tifed.protocol import payloads as cmd
+from tifed.protocol.payloads import Command, TensorKind, tensor_id
 from tifed.protocol.frames import encode_frame, raw_frame
 
 HERE = Path(__file__).resolve().parent

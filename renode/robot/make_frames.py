@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import tifed_models
-from tifed.protocol import commands as cmd
-from tifed.protocol.commands import Command, TensorKind, tensor_id
+from tifed.protocol import payloads as cmd
+from tifed.protocol.payloads import Command, TensorKind, tensor_id
 from tifed.protocol.frames import RESPONSE_BIT, encode_frame
 
 OUT = Path(__file__).resolve().parent / "tifed_frames.py"

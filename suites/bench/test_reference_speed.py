@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tifed_models
-from tifed import datasets
+from tifed.training import datasets
 from tifed.bench.reference import federated_round, naive_federated_round
 from tifed_models import naive
 

@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def images():
     """Build every QEMU board's image once (make skips what is up to date)."""
-    from tifed import build
+    from tifed.firmware import build
 
     return {name: build.build(name) for name in QEMU_BOARDS}
 
@@ -41,7 +41,7 @@ def images():
 def probe_images():
     """The counter probe (firmware/boards/cortex-m/probe) for every board, in
     its own build directory so it never replaces the real image."""
-    from tifed import build
+    from tifed.firmware import build
 
     fw = build.firmware_dir()
     out = {}

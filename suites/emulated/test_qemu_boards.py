@@ -16,9 +16,9 @@ from tifed.boards.qemu import QemuBoard
 from tifed.errors import NoRoomError
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.frames import FrameDecoder, encode_frame
-from tifed.protocol.commands import Command
+from tifed.protocol.payloads import Command
 from tifed.step import device_step, reference_step, run_step, validate_case
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 pytestmark = pytest.mark.emulated
 

@@ -17,7 +17,7 @@ import pytest
 from qemu_support import QEMU_BOARDS
 from tifed.boards.qemu import QemuDevice, board_settings
 from tifed.errors import DeviceGone
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 pytestmark = pytest.mark.emulated
 

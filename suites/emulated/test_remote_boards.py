@@ -20,7 +20,7 @@ import pytest
 from serial_lab import QemuOnPty, Ser2net
 from tifed.cli import main
 from tifed.errors import LinkError
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 pytestmark = pytest.mark.emulated
 
@@ -66,7 +66,7 @@ def test_qemu_board_behind_ser2net_rfc2217_is_bitexact(tmp_path, mps2_on_pty):
 
 @pytest.fixture(scope="module")
 def nucleo_image():
-    from tifed import build
+    from tifed.firmware import build
 
     return build.build("stm32f4-nucleo")
 

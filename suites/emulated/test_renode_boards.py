@@ -22,7 +22,7 @@ from tifed.boards import renode_script as rs
 from tifed.boards.registry import get_board
 from tifed.protocol.client import DeviceClient
 from tifed.step import device_step, reference_step, validate_case
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 RENODE_BOARDS = ("renode-nrf52840", "renode-stm32f4")
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +145,7 @@ def _renode_test() -> list[str] | None:
 @pytest.mark.parametrize("board", RENODE_BOARDS)
 def test_robot_suites_pass_under_renode_test(board, tmp_path):
     get_board(board)  # the suites load the image `tifed build` makes
-    from tifed import build
+    from tifed.firmware import build
 
     build.build(board)
     suites = ROOT / "renode" / "robot"

@@ -52,7 +52,7 @@ def fleet(fleet_file):
     """The fleet's devices, each brought up once (flashed and reset as the
     file says), returned with flashing turned off for the tests that follow."""
     from tifed.boards.flashing import FlashSettings
-    from tifed.fleet import load_fleet
+    from tifed.boards.fleet_file import load_fleet
 
     devices = load_fleet(fleet_file).devices
     for d in devices:
@@ -65,7 +65,7 @@ def fleet(fleet_file):
 def clients(fleet):
     """(FleetDevice, DeviceClient) for every device; links closed after."""
     from tifed.protocol.client import DeviceClient
-    from tifed.transport import open_link
+    from tifed.links.transport import open_link
 
     with contextlib.ExitStack() as stack:
         out = []

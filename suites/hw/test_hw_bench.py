@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import tifed_models
-from tifed.link import line_bytes_per_second
-from tifed.protocol.commands import TensorKind, tensor_id
+from tifed.links.settings import line_bytes_per_second
+from tifed.protocol.payloads import TensorKind, tensor_id
 
 pytestmark = pytest.mark.hw
 LINK_MODEL = (64, 128, 10)  # W0 = 8192 int32 = 32 KB each way; fits 128 KB of RAM

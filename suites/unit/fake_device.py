@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 import tifed_models
-from tifed.protocol.commands import Command, Status
+from tifed.protocol.payloads import Command, Status
 from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, FrameDecoder, encode_frame
 
 

@@ -7,7 +7,7 @@ import struct
 
 import tifed_models
 from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
-from tifed.protocol.commands import Command, Status
+from tifed.protocol.payloads import Command, Status
 
 from fake_device import FakeDevice
 

@@ -1,11 +1,11 @@
-"""A stand-in for Renode's outside, for testing harness/boards/renode.py on a
+"""A stand-in for Renode's outside, for testing harness/tifed/boards/renode.py on a
 machine without Renode: the Monitor on a telnet port (negotiation bytes, an
 echoing line editor, prompts named after the current machine), the log line
 that says the Monitor listens, raw UART sockets from
 `emulation CreateServerSocketTerminal`, and a ready byte (0x00) on each UART
 once `start` ran, as the TIFeD firmware sends it.
 
-It models what harness/boards/renode.py assumes about Renode, from Renode's
+It models what harness/tifed/boards/renode.py assumes about Renode, from Renode's
 sources (UI/CommandLineInterface.cs, SocketServerProvider.cs,
 MonitorCommands.cs); agreement with the real program is checked only where
 Renode is installed (suites/emulated/test_renode_fleet.py).
@@ -20,7 +20,7 @@ FAKE_RENODE_PIDFILE: write the pid there (tests check for orphans).
 FAKE_RENODE_COMMANDS: append every Monitor command there, one per line.
 FAKE_RENODE_FIRMWARE: a program to run behind each UART from `start` on
   (the host build of the firmware, on stdin/stdout), so the harness can run
-  a whole federated training through harness/boards/renode.py.
+  a whole federated training through harness/tifed/boards/renode.py.
 """
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import tifed_models
-from tifed import datasets
-from tifed.bench import accuracy, fleet, report, runner
+from tifed.training import datasets
+from tifed.bench import accuracy, report, runner
+from tifed.bench import fleet_scaling as fleet
 from tifed.bench.machine import one_blas_thread
 from tifed.config import RunConfig, prepare
 from tifed.server.federation import Federation

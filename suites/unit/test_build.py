@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tifed import build
+from tifed.firmware import build
 from tifed.errors import BuildError
 
 

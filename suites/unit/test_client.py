@@ -9,7 +9,7 @@ import tifed_models
 from fake_device import FakeDevice
 from tifed.errors import ConfigError, DeviceError, DeviceGone, NoRoomError, ProtocolError
 from tifed.protocol.client import DeviceClient
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from tifed import datasets
-from tifed.datasets import DataError
+from tifed.training import datasets
+from tifed.training.datasets import DataError
 
 
 def test_digits_shapes_ranges_and_split():

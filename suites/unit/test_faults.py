@@ -1,4 +1,4 @@
-"""The fault injector (tifed.faults) and the protocol surviving it: the
+"""The fault injector (tifed.links.faults) and the protocol surviving it: the
 injector's own behaviour on loop://, the client against the Python fake
 device through fault://, and a federated run of host firmware through 1 %
 byte corruption plus 1 % frame loss that must end bit-exact, with the
@@ -16,11 +16,11 @@ import tifed_models
 from fake_device import FakeDevice
 from tifed.config import RunConfig, prepare
 from tifed.errors import ConfigError
-from tifed.faults import FaultSpec, FaultStream, fault_url, parse_faults, register
+from tifed.links.faults import FaultSpec, FaultStream, fault_url, parse_faults, register
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.frames import FrameDecoder, encode_frame
 from tifed.server.federation import Federation
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 FRAMES = [encode_frame(i % 255 + 1, 0x04, bytes(range(1, 40))) for i in range(2000)]
 

@@ -12,7 +12,7 @@ import pytest
 from tifed.config import RunConfig, prepare
 from tifed.errors import QuorumError
 from tifed.protocol.client import DeviceClient
-from tifed.protocol.commands import WRITE_SAMPLES_HEADER
+from tifed.protocol.payloads import WRITE_SAMPLES_HEADER
 from tifed.server.federation import Federation
 
 from fake_fleet import FakeBoard, patch_boards

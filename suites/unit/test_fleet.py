@@ -1,4 +1,4 @@
-"""Fleet files (harness/fleet.py): what they may say, and the one-line
+"""Fleet files (harness/tifed/boards/fleet_file.py): what they may say, and the one-line
 errors for what they may not."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from tifed.boards.hw import HwBoard
 from tifed.boards.serial_port import SerialPortBoard
 from tifed.errors import ConfigError
-from tifed.fleet import load_fleet
-from tifed.link import LinkSettings
+from tifed.boards.fleet_file import load_fleet
+from tifed.links.settings import LinkSettings
 
 LAB = """
 [defaults]

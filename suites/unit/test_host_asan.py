@@ -13,14 +13,14 @@ import time
 import pytest
 
 from fake_fleet import patch_boards
-from tifed import build
+from tifed.firmware import build
 from tifed.boards.host import HostBoard, HostDevice
 from tifed.config import RunConfig, prepare
 from tifed.protocol.client import DeviceClient
-from tifed.protocol.commands import Command, Status
+from tifed.protocol.payloads import Command, Status
 from tifed.protocol.frames import NAK_CODE, FrameDecoder, encode_frame
 from tifed.server.federation import Federation
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import tifed_models
 from tifed.boards.host import HostBoard
 from tifed.errors import DeviceGone, NoRoomError
 from tifed.protocol.client import DeviceClient
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 
 def reaped(pid: int) -> bool:

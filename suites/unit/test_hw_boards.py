@@ -1,4 +1,4 @@
-"""Physical boards as the harness drives them (harness/boards/hw.py), with
+"""Physical boards as the harness drives them (harness/tifed/boards/hw.py), with
 a pseudo-terminal pair in place of the probe's serial port and small
 Python commands in place of the flash tool: names and BOARD@PORT, the
 model-size refusal before anything is flashed, flash -> boot byte -> run,

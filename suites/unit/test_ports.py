@@ -5,7 +5,7 @@ import io
 from types import SimpleNamespace
 
 from tifed.boards.ports import list_serial_ports, recognise
-from tifed.boards_table import print_ports
+from tifed.boards.table import print_ports
 
 
 def port(device, vid=None, pid=None, description="n/a", serial_number=None):

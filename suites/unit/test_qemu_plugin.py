@@ -1,4 +1,4 @@
-"""harness/boards/qemu.py without QEMU: what it reads from board.mk, what it
+"""harness/tifed/boards/qemu.py without QEMU: what it reads from board.mk, what it
 says when tools are missing, and the ELF symbol reader behind
 ram_arena_bytes(). The emulated suite runs the real thing."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from tifed.boards import qemu
-from tifed.boards.elf_symbols import read_symbols
+from tifed.firmware.elf_symbols import read_symbols
 from tifed.boards.qemu import QemuBoard, board_settings
 from tifed.errors import BuildError, DeviceError
 

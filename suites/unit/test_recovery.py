@@ -16,7 +16,7 @@ import tifed_models
 from fake_fleet import FakeBoard, patch_boards
 from replay import replay
 from tifed.config import RunConfig, prepare
-from tifed.protocol.commands import Command
+from tifed.protocol.payloads import Command
 from tifed.server.federation import Federation
 from tifed.server.update_checks import out_of_bounds, step_bounds
 

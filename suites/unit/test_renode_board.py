@@ -19,7 +19,7 @@ import pytest
 from tifed.boards import renode as renode_board
 from tifed.boards.registry import get_board
 from tifed.errors import DeviceError
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 FAKE = Path(__file__).with_name("fake_renode.py")
 
@@ -177,7 +177,7 @@ def test_renode_ignoring_quit_is_killed_with_its_process_group(fake_renode, monk
 def test_federated_run_through_the_plugin_is_bitexact(host_image, tmp_path):
     """`tifed run` on a mixed Renode fleet, each machine's UART served by the
     host build behind the fake: the server's start_many, links, validation
-    and stop all go through harness/boards/renode.py."""
+    and stop all go through harness/tifed/boards/renode.py."""
     wrapper = tmp_path / "renode"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)

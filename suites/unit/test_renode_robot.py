@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tifed.protocol.commands import Command, Status
+from tifed.protocol.payloads import Command, Status
 from tifed.protocol.frames import RESPONSE_BIT, decode_frame, encode_frame
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -149,7 +149,7 @@ def test_board_resc_default_elf_is_what_tifed_build_produces(board):
     match = re.search(r"^\$elf\?=\$ORIGIN/(\S+)$", _resc(board), re.MULTILINE)
     assert match, "the .resc sets no default $elf"
     named = (rs.scripts_dir() / match.group(1)).resolve()
-    # `tifed build --board B` prints board.image_path() (harness/cli.py), which
+    # `tifed build --board B` prints board.image_path() (harness/tifed/cli.py), which
     # follows the Makefile's IMAGE (cortex-m.mk).
     assert named == get_board(board).image_path().resolve()
 

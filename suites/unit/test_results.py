@@ -7,8 +7,8 @@ import os
 import pytest
 
 import tifed_models
-from tifed import results
-from tifed.results import ResultsWriter, atomic_write
+from tifed.output import results
+from tifed.output.results import ResultsWriter, atomic_write
 
 ROUND_KEYS = {"round", "buffer", "test_accuracy", "bitexact", "wire_bytes", "seconds", "device_instructions"}
 FINAL_KEYS = {"rounds", "test_accuracy", "bitexact_all", "wall_seconds"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tifed.errors import ConfigError
-from tifed.server.schedule import plan
+from tifed.training.schedule import plan
 
 
 def test_default_uses_every_whole_buffer():

@@ -8,14 +8,14 @@ import json
 import pytest
 import serial
 
-import tifed.transport
+import tifed.links.transport
 from fake_device import FakeDevice
 from fake_fleet import SeededFakeDevice
 from pty_pair import PtyPair
 from tifed.boards.registry import get_board
 from tifed.boards.serial_port import SerialPortBoard, is_port_name
 from tifed.cli import main
-from tifed.link import LinkSettings, line_bytes_per_second
+from tifed.links.settings import LinkSettings, line_bytes_per_second
 
 RUN = ["--devices", "1", "--mode", "full", "--dataset", "digits", "--model", "64-16-10",
        "--rounds", "2", "--buffer-len", "20", "--batch", "10"]
@@ -76,7 +76,7 @@ def recorded_opens(monkeypatch):
         calls.append((url, kwargs))
         return real(device.url, *args, **kwargs)
 
-    monkeypatch.setattr(tifed.transport.serial, "serial_for_url", fake_serial_for_url)
+    monkeypatch.setattr(tifed.links.transport.serial, "serial_for_url", fake_serial_for_url)
     yield calls
     device.close()
 

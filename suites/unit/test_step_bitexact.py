@@ -17,7 +17,7 @@ import tifed_models
 from tifed.boards.host import HostBoard
 from tifed.protocol.client import DeviceClient
 from tifed.step import device_step, reference_step, run_step, validate_case
-from tifed.transport import open_link
+from tifed.links.transport import open_link
 
 N_CASES = 400
 INT32_MAX = 2**31 - 1

@@ -2,7 +2,7 @@
 #
 # QEMU_ICOUNT_SHIFT is the N of `-icount shift=N`: QEMU's virtual clock then
 # advances exactly 2^N ns per guest instruction, which is what the boards'
-# instruction counters rely on (README-qemu.md). harness/boards/qemu.py reads
+# instruction counters rely on (README-qemu.md). harness/tifed/boards/qemu.py reads
 # QEMU_MACHINE and QEMU_ICOUNT_SHIFT from board.mk, so the emulator and the
 # image always agree.
 QEMU_ICOUNT_SHIFT := 8

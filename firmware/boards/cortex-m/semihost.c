@@ -1,7 +1,7 @@
 /*
  * cortex_m_fatal() for emulated boards: print the line through Arm
  * semihosting and ask the emulator to exit with status 1. QEMU must run with
- * `-semihosting-config enable=on,target=native` (harness/boards/qemu.py does);
+ * `-semihosting-config enable=on,target=native` (harness/tifed/boards/qemu.py does);
  * the harness then shows the line as the reason the device died.
  *
  * Not for physical boards: without a debugger attached, BKPT 0xAB is itself

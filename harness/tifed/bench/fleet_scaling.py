@@ -1,0 +1,149 @@
+"""Wire cost and fleet scaling, measured with real federated runs of the
+harness (server, DeviceClient, devices) through TimedFederation.
+
+Wire: bytes on the link per device and round, in steady state (the rounds
+of the second buffer: the model down, the trained layers up, the buffer's
+samples once per `epochs` rounds), against the same model as bare int32.
+
+Fleet: round time and server overhead for K devices of one board. Every
+device trains one buffer of 50 samples per round whatever K is, so the
+per-device work is constant and only the fleet grows: the training set is
+repeated where K x 50 samples exceed it (128 devices need 6,400 digits).
+Round 1 is left out of the statistics: the global model is still the zero
+model every device starts with, so nothing is sent down.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+
+import numpy as np
+
+import tifed_models
+from tifed.training import datasets
+from tifed.bench.firmware import Skipped
+from tifed.bench.macs import model_name, raw_int32_bytes
+from tifed.bench.timed_federation import TimedFederation
+from tifed.config import RunConfig, RunPlan, check_options, resolve_boards
+from tifed.errors import TifedError
+from tifed.training.schedule import plan as plan_rounds
+
+BUFFER, BATCH, EPOCHS, LR_INV, SEED = 50, 25, 5, 2048, 0
+FLEET_MODEL, FLEET_DATASET = "64-32-10", "digits"
+
+
+def repeated(data: datasets.Dataset, n: int) -> datasets.Dataset:
+    """The data set with its training part repeated to at least n samples."""
+    have = data.x_train.shape[0]
+    if have >= n:
+        return data
+    reps = -(-n // have)
+    return datasets.Dataset(
+        name=f"{data.name} x{reps}", x_train=np.tile(data.x_train, (reps, 1)), y_train=np.tile(data.y_train, reps),
+        x_test=data.x_test, y_test=data.y_test, classes=data.classes,
+    )
+
+
+def make_plan(board: str, devices: int, out: str, *, model: str, dataset: str, mode: str = "full",
+              buffers: int = 1, validate: bool = True) -> RunPlan:
+    """What config.prepare() builds, but with the training set repeated
+    where the fleet needs more than it holds."""
+    config = RunConfig(boards=(board,), devices=devices, mode=mode, dataset=dataset, model=model, out=out,
+                       buffers=buffers, buffer_len=BUFFER, batch=BATCH, epochs=EPOCHS, lr_inv=LR_INV, seed=SEED,
+                       validate=validate)
+    dims = check_options(config)
+    boards = resolve_boards(config, dims)
+    data = repeated(datasets.load(dataset, SEED), devices * BUFFER * buffers)
+    shards = data.shards(devices, SEED)
+    schedule = plan_rounds(shards[0][0].shape[0], BUFFER, EPOCHS, buffers=buffers)
+    layers = list(tifed_models.layer_groups(devices, len(dims) - 1)) if mode == "single" else [None] * devices
+    return RunPlan(config=config, dims=dims, boards=boards, layers=layers, data=data, shards=shards, schedule=schedule)
+
+
+def run_timed(board: str, devices: int, **kwargs) -> TimedFederation:
+    with tempfile.TemporaryDirectory(prefix="tifed-bench-") as out:
+        federation = TimedFederation(make_plan(board, devices, out, **kwargs))
+        federation.run()
+    return federation
+
+
+def wire_row(board: str, model: str, dataset: str, mode: str, devices: int = 4) -> dict:
+    """Four devices by default: in single mode of a two-layer model that is
+    two per layer group, so each device's own layer changes in aggregation
+    and goes down again, as in the paper's K = 8 (with one device per group
+    it would not)."""
+    fed = run_timed(board, devices, model=model, dataset=dataset, mode=mode, buffers=2)
+    dims = fed.plan.dims
+    steady = [t for t in fed.timings if t.buffer == 1]
+    per_device_round = sum(t.wire_bytes for t in steady) / (len(steady) * devices)
+    workers = fed.worker_list()
+    raw = statistics.mean(raw_int32_bytes(dims, w.trained_layers) for w in workers)
+    samples_raw = BUFFER * (dims[0] + 1) / EPOCHS
+    clients = [w.client for w in workers if getattr(w, "client", None) is not None]
+    return {
+        "model": model_name(dims),
+        "bytes_per_device_round": int(round(per_device_round)),
+        "raw_int32_bytes": int(round(raw)),
+        "board": board,
+        "mode": mode,
+        "devices": devices,
+        "ratio_to_raw": round(per_device_round / raw, 4),
+        "samples_raw_bytes_per_round": round(samples_raw, 1),
+        "ratio_to_raw_with_samples": round(per_device_round / (raw + samples_raw), 4),
+        "first_round_bytes_per_device": int(round(fed.timings[0].wire_bytes / devices)),
+        "max_payload": clients[0].info.max_payload if clients and clients[0].info else None,
+        "rounds_measured": [t.number for t in steady],
+    }
+
+
+def fleet_row(board: str, devices: int) -> dict:
+    fed = run_timed(board, devices, model=FLEET_MODEL, dataset=FLEET_DATASET, mode="full", buffers=1)
+    measured = fed.timings[1:]
+    counts = [c for t in measured for c in (t.instructions or []) if c is not None]
+    return {
+        "board": board,
+        "devices": devices,
+        "round_seconds": round(statistics.median(t.seconds for t in measured), 4),
+        "server_overhead_fraction": round(statistics.median(t.overhead_fraction for t in measured), 4),
+        "model": FLEET_MODEL,
+        "train_fraction": round(statistics.median(1 - t.overhead_fraction for t in measured), 4),
+        "train_seconds": round(statistics.median(t.train_seconds for t in measured), 4),
+        "server_only_seconds": round(statistics.median(t.seconds - t.link_seconds for t in measured), 4),
+        "link_only_fraction": round(statistics.median(t.link_only_fraction for t in measured), 4),
+        "server_only_fraction": round(statistics.median(t.server_only_fraction for t in measured), 4),
+        "wire_bytes_per_device_round": int(round(statistics.median(t.wire_bytes for t in measured) / devices)),
+        "device_instructions_per_round": int(statistics.median(counts)) if counts else None,
+        "rounds_measured": [t.number for t in measured],
+        "validate": True,
+    }
+
+
+def measure_wire(cases, log=print) -> tuple[list[dict], list[Skipped]]:
+    """cases: (board, model, dataset, mode) tuples."""
+    rows, skipped = [], []
+    for board, model, dataset, mode in cases:
+        try:
+            row = wire_row(board, model, dataset, mode)
+        except TifedError as exc:
+            skipped.append(Skipped("wire", f"{board} {model} {mode}", " ".join(str(exc).split())))
+            continue
+        log(f"  wire {board} {model} {mode}: {row['bytes_per_device_round']:,} B per device-round "
+            f"({row['ratio_to_raw']:.3f} x raw int32)")
+        rows.append(row)
+    return rows, skipped
+
+
+def measure_fleet(sizes: dict[str, list[int]], log=print) -> tuple[list[dict], list[Skipped]]:
+    """sizes: board -> fleet sizes to run."""
+    rows, skipped = [], []
+    for board, ks in sizes.items():
+        for k in ks:
+            try:
+                row = fleet_row(board, k)
+            except TifedError as exc:
+                skipped.append(Skipped("fleet", f"{board} x{k}", " ".join(str(exc).split())))
+                break  # a bigger fleet of the same board would fail the same way
+            log(f"  fleet {board} x{k}: {row['round_seconds']:.3f} s per round, "
+                f"server overhead {row['server_overhead_fraction']:.1%}")
+            rows.append(row)
+    return rows, skipped

@@ -1,0 +1,156 @@
+"""bench.json (interfaces.md "DIR/bench.json", schema 1) and its checks.
+
+The contract's keys come first in every object; everything else is an
+extension (interfaces.md: extend, do not rename). `check_document` lists
+what a document lacks against the contract, so the runner never writes a
+bench.json others cannot read, and the unit tests hold the contract.
+"""
+from __future__ import annotations
+
+import json
+from numbers import Real
+from pathlib import Path
+
+from tifed.output.results import atomic_write
+
+SCHEMA = 1
+SECTIONS = ("machine", "reference", "firmware", "wire", "fleet")
+
+# Targets from the benchmark's brief: reported, never asserted.
+TARGET_SAMPLES_PER_SECOND = 5000
+TARGET_SPEEDUP = 50
+TARGET_INSTRUCTIONS_PER_MAC = 3.0
+TARGET_BOARD, TARGET_MODEL = "qemu-mps2-an386", "784-200-10"
+
+CONTRACT = {
+    "machine": {"cpu": str, "cores": int, "python": str, "numpy": str},
+    "reference": {"model": str, "samples_per_second": Real, "naive_samples_per_second": Real},
+    "firmware": {"board": str, "model": str, "instructions_per_mac": Real, "instructions_per_sample": int,
+                 "flash_bytes": int, "ram_bytes": int, "stack_peak_bytes": int},
+    "wire": {"model": str, "bytes_per_device_round": int, "raw_int32_bytes": int},
+    "fleet": {"board": str, "devices": int, "round_seconds": Real, "server_overhead_fraction": Real},
+}
+
+
+def _type_ok(value, kind) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, kind)
+
+
+def _check_object(obj, fields: dict, where: str) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where} must be an object"]
+    problems = []
+    for key, kind in fields.items():
+        if key not in obj:
+            problems.append(f"{where} lacks {key!r}")
+        elif not _type_ok(obj[key], kind):
+            problems.append(f"{where}.{key} is {obj[key]!r}, not {getattr(kind, '__name__', kind)}")
+    return problems
+
+
+def check_document(doc) -> list[str]:
+    """What keeps `doc` from being a bench.json of the contract; [] if nothing.
+    "reference" may be null when that section was not run."""
+    if not isinstance(doc, dict):
+        return ["bench.json must be a JSON object"]
+    problems = []
+    if doc.get("schema") != SCHEMA:
+        problems.append(f"schema must be {SCHEMA}, got {doc.get('schema')!r}")
+    for section in SECTIONS:
+        if section not in doc:
+            problems.append(f"lacks section {section!r}")
+    problems += _check_object(doc.get("machine"), CONTRACT["machine"], "machine")
+    if doc.get("reference") is not None:
+        problems += _check_object(doc["reference"], CONTRACT["reference"], "reference")
+    for section in ("firmware", "wire", "fleet"):
+        rows = doc.get(section)
+        if not isinstance(rows, list):
+            if section in doc:
+                problems.append(f"{section} must be a list")
+            continue
+        for i, row in enumerate(rows):
+            problems += _check_object(row, CONTRACT[section], f"{section}[{i}]")
+    fleet = doc.get("fleet")
+    for i, row in enumerate(fleet if isinstance(fleet, list) else []):
+        frac = row.get("server_overhead_fraction") if isinstance(row, dict) else None
+        if isinstance(frac, Real) and not -0.001 <= frac <= 1.001:
+            problems.append(f"fleet[{i}].server_overhead_fraction {frac} is not a fraction")
+    return problems
+
+
+def targets(doc: dict) -> list[dict]:
+    """The brief's targets with the measured values (met: None = not measured)."""
+    ref = doc.get("reference") or {}
+    sps, naive = ref.get("samples_per_second"), ref.get("naive_samples_per_second")
+    speedup = sps / naive if sps and naive else None
+    fw = next((r for r in doc.get("firmware", []) if r["board"] == TARGET_BOARD and r["model"] == TARGET_MODEL), None)
+    ipm = fw["instructions_per_mac"] if fw else None
+
+    def row(name, goal, value, met, note=""):
+        return {"target": name, "goal": goal, "value": value, "met": met, "note": note}
+
+    return [
+        row(f"reference {TARGET_MODEL} samples/s, one core", f">= {TARGET_SAMPLES_PER_SECOND:,}", sps,
+            None if sps is None else sps >= TARGET_SAMPLES_PER_SECOND,
+            f"BLAS threads: {ref.get('blas_threads')}" if ref else ""),
+        row("reference speed-up over the plain loops", f">= {TARGET_SPEEDUP}x",
+            None if speedup is None else round(speedup, 1), None if speedup is None else speedup >= TARGET_SPEEDUP),
+        row(f"firmware {TARGET_MODEL} on {TARGET_BOARD}, instructions per MAC", f"<= {TARGET_INSTRUCTIONS_PER_MAC:g}",
+            ipm, None if ipm is None else ipm <= TARGET_INSTRUCTIONS_PER_MAC,
+            "" if ipm is None else f"{ipm - 1:.2f} above 1 instruction per MAC"),
+    ]
+
+
+def build_document(machine: dict, reference: dict | None, firmware: list, wire: list, fleet: list, *,
+                   accuracy: list | None = None, skipped: list | None = None, run: dict | None = None) -> dict:
+    doc = {
+        "schema": SCHEMA,
+        "machine": machine,
+        "reference": reference,
+        "firmware": firmware,
+        "wire": wire,
+        "fleet": fleet,
+        "accuracy": accuracy or [],
+        "skipped": skipped or [],
+        "run": run or {},
+    }
+    doc["targets"] = targets(doc)
+    return doc
+
+
+def merge(old: dict, new: dict, sections) -> dict:
+    """`new` with the sections not re-measured (`tifed bench --only`) kept from `old`."""
+    out = dict(new)
+    for key in ("reference", "firmware", "wire", "fleet", "accuracy"):
+        if key not in sections and key in old:
+            out[key] = old[key]
+    kept = [s for s in old.get("skipped", []) if s.get("section") not in sections]
+    out["skipped"] = kept + [s for s in new.get("skipped", []) if s.get("section") in sections]
+    # The document stays the old run's, with a note of what was measured again and when.
+    out["machine"] = old.get("machine", new["machine"])
+    run = dict(old.get("run") or {})
+    again = {**(new.get("run") or {}), "load_average_start": new["machine"].get("load_average_start"),
+             "load_average_end": new["machine"].get("load_average_end")}
+    # An earlier re-measurement whose every section is measured again now no
+    # longer stands behind any number of the document.
+    still = [a for a in run.get("remeasured", []) if set(a.get("sections") or []) - set(sections)]
+    run["remeasured"] = still + [again]
+    out["run"] = run
+    out["targets"] = targets(out)
+    return out
+
+
+def load(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, doc: dict) -> None:
+    problems = check_document(doc)
+    if problems:  # a bug in the bench, not the user's mistake
+        raise AssertionError("bench.json would break the contract: " + "; ".join(problems))
+    atomic_write(Path(path), (json.dumps(doc, indent=2) + "\n").encode())

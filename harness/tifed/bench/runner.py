@@ -1,0 +1,149 @@
+"""`tifed bench`: runs the sections, writes DIR/bench.json, DIR/bench.md
+and the PNGs. --quick is the CI smoke (a few minutes on 2 cores); the full
+bench is what results/bench/ keeps.
+
+BLAS is held to one thread for the whole run: the "one core" reference
+figure needs it, and on a small, shared machine multi-threaded BLAS in
+many small products is slower anyway (measured 5x in the accuracy loop).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import subprocess
+import time
+from pathlib import Path
+
+from tifed.bench import accuracy, firmware, machine, markdown, plots, reference, report
+
+from tifed.bench import fleet_scaling as fleet
+from tifed.errors import ConfigError
+
+SECTIONS = ("reference", "firmware", "wire", "fleet", "accuracy")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one bench run measures."""
+
+    firmware_boards: tuple[str, ...] = firmware.BOARDS
+    firmware_models: tuple[str, ...] = tuple(firmware.MODELS)
+    firmware_trained: bool = True
+    wire_cases: tuple[tuple[str, str, str, str], ...] = (
+        ("host", "64-32-10", "digits", "full"), ("host", "64-32-10", "digits", "single"),
+        ("host", "784-200-10", "mnist5k", "full"), ("host", "784-200-10", "mnist5k", "single"),
+    )
+    fleet_sizes: tuple[tuple[str, tuple[int, ...]], ...] = (
+        ("qemu-mps2-an386", (1, 2, 4, 8)), ("host", (1, 2, 4, 8, 16, 32, 64, 128)),
+    )
+    accuracy_sets: tuple[tuple[str, int], ...] = (("digits", 20), ("mnist5k", 10))
+    idx_seeds: int = 5
+
+
+FULL = Plan()
+QUICK = Plan(
+    firmware_trained=False,
+    wire_cases=(("host", "64-32-10", "digits", "full"), ("host", "64-32-10", "digits", "single")),
+    fleet_sizes=(("qemu-mps2-an386", (1, 2)), ("host", (1, 8, 32))),
+    accuracy_sets=(("digits", 5), ("mnist5k", 2)),
+    idx_seeds=1,
+)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.rstrip("\n") if done.returncode == 0 else None
+
+
+def source_state() -> dict:
+    """Which code was measured: the commit, and whether firmware/ or the
+    Python sources had uncommitted changes (the numbers then belong to them)."""
+    top = _git("rev-parse", "--show-toplevel")
+    if not top:
+        return {"git_commit": None}
+    dirty = _git("-C", top, "status", "--porcelain", "--", "firmware", "harness", "models")
+    return {"git_commit": _git("rev-parse", "--short", "HEAD"),
+            "uncommitted_changes": sorted({line[3:].split("/")[0] for line in (dirty or "").splitlines()})}
+
+
+def check_idx_dirs(dirs) -> list[str]:
+    """`--idx DIR` values as data set names, each checked up front (one line)."""
+    from tifed.training import datasets
+
+    names = []
+    for d in dirs:
+        name = d if d.startswith("idx:") else f"idx:{d}"
+        datasets.load(name, 0)  # DataError (a ConfigError) names the file that is missing or bad
+        names.append(name)
+    return names
+
+
+def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None = None, only=None,
+        plan: Plan | None = None, log=print) -> dict:
+    """Run the bench; returns the bench.json document it wrote. `plan`
+    replaces the quick or full plan (tests)."""
+    plan = plan or (QUICK if quick else FULL)
+    sections = tuple(only) if only else SECTIONS
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ConfigError(f"unknown bench section {unknown[0]!r}; valid: {', '.join(SECTIONS)}")
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    idx_names = check_idx_dirs(idx_dirs)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+
+    started = time.monotonic()
+    stamp = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    info = machine.machine_info()
+    ref, fw_rows, wire_rows, fleet_rows, acc_rows, skipped = None, [], [], [], [], []
+    with machine.one_blas_thread() as threads:
+        if "reference" in sections:
+            log("reference throughput")
+            ref = reference.measure(quick, log=log)
+        if "firmware" in sections:
+            log("firmware on QEMU")
+            fw_rows, sk = firmware.measure(plan.firmware_boards, plan.firmware_models, trained=plan.firmware_trained,
+                                           log=log)
+            skipped += sk
+        if "wire" in sections:
+            log("wire bytes")
+            wire_rows, sk = fleet.measure_wire(plan.wire_cases, log=log)
+            skipped += sk
+        if "fleet" in sections:
+            log("fleet scaling")
+            fleet_rows, sk = fleet.measure_fleet(dict(plan.fleet_sizes), log=log)
+            skipped += sk
+        if "accuracy" in sections:
+            log("accuracy, paper protocol, sim")
+            for name, n in plan.accuracy_sets:
+                acc_rows += accuracy.measure([name], seeds or n, log=log)
+            if idx_names:
+                acc_rows += accuracy.measure(idx_names, seeds or plan.idx_seeds, log=log)
+    run_info = {
+        "quick": quick, "started": stamp, "seconds": round(time.monotonic() - started, 1),
+        "sections": list(sections), "blas_threads": threads, **source_state(),
+        "idx": idx_names, "seeds_option": seeds,
+    }
+    info["load_average_end"] = machine.load_average()
+    doc = report.build_document(info, ref, fw_rows, wire_rows, fleet_rows, accuracy=acc_rows,
+                                skipped=[s.as_dict() for s in skipped], run=run_info)
+    if only:
+        old = report.load(out / "bench.json")
+        if old is not None and not report.check_document(old):
+            doc = report.merge(old, doc, sections)
+    names = plots.write_all(doc, out)
+    report.write_json(out / "bench.json", doc)
+    from tifed.output.results import atomic_write
+
+    atomic_write(out / "bench.md", markdown.render(doc, names).encode())
+    log(f"bench: {out / 'bench.json'}, {out / 'bench.md'}, {len(names)} plots ({run_info['seconds']:.0f} s)")
+    return doc
+

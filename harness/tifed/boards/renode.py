@@ -1,0 +1,320 @@
+"""Boards `renode-nrf52840` and `renode-stm32f4`: the firmware under Renode.
+
+A fleet of K devices of one board is ONE Renode process with K machines in
+one emulation (machines run serially in each quantum: the same interleaving
+every run). Each machine's UART is a raw TCP socket, which the server opens
+as `socket://127.0.0.1:PORT`; the Monitor, on its own telnet port, builds
+the emulation (renode_script.fleet_commands) and answers
+`sysbus.cpu ExecutedInstructions` for RunningDevice.instructions().
+
+Start-up waits on events, each with a deadline: Renode's log line saying the
+Monitor listens, the Monitor's prompt after each command, and the firmware's
+ready byte (a lone 0x00) on every UART. Stop: Monitor `quit`, then SIGTERM
+and SIGKILL to the process group (renode-run starts Renode as a child).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from tifed.firmware import build
+from tifed.boards import renode_script as rs
+from tifed.boards.base import Availability, Board, RunningDevice
+from tifed.boards.cross_image import CrossImage
+from tifed.boards.process import kill_group_and_reap, spawn, wait_exited  # children die with the harness
+from tifed.boards.renode_monitor import MonitorClient, MonitorError
+from tifed.errors import ConfigError, DeviceError
+
+START_TIMEOUT = 90.0  # seconds: Renode (a .NET program) is slow to start
+COMMAND_TIMEOUT = 60.0  # seconds for one Monitor command (loading an ELF)
+READY_TIMEOUT = 30.0  # seconds for the firmware's ready byte after `start`
+QUIT_TIMEOUT = 15.0  # seconds for Renode to exit after `quit`
+KILL_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
+START_ATTEMPTS = 3  # a port taken between choosing it and Renode binding it
+_LISTENING = "Monitor available in telnet mode on port"
+
+
+def _stop_process(proc: subprocess.Popen, monitor: MonitorClient | None) -> None:
+    """Quit Renode politely, then terminate and kill its process group, and
+    reap it (also run at interpreter exit by weakref.finalize). The Monitor
+    connection stays open until Renode has gone: closing it at once could
+    cut the `quit` off."""
+    try:
+        exited = wait_exited(proc, 0)
+        if monitor is not None and not exited:
+            monitor.send_quit()
+            exited = wait_exited(proc, QUIT_TIMEOUT)
+        for sig, wait in ((signal.SIGTERM, KILL_TIMEOUT), (signal.SIGKILL, None)):
+            if exited:
+                break
+            try:
+                os.killpg(proc.pid, sig)  # our own group: start_new_session=True
+            except ProcessLookupError:
+                break
+            exited = wait_exited(proc, wait)
+        kill_group_and_reap(proc)
+    finally:
+        if monitor is not None:
+            monitor.close()
+
+
+class RenodeFleet:
+    """One Renode process running the machines of one board."""
+
+    def __init__(self, board: str, command: list[str], elf: Path, indices: list[int]):
+        self.board = board
+        self.indices = list(indices)
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"tifed-{board}-"))
+        self.log_path = self.workdir / "renode.log"
+        self._command_prefix = command
+        self._elf = elf
+        self._tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._listening = threading.Event()
+        self._lock = threading.Lock()
+        self._setup_notes: list[str] = []
+        self._proc: subprocess.Popen | None = None
+        self._finalizer = None
+        self.monitor: MonitorClient | None = None
+        self.machines: list[rs.MachineSpec] = []
+        self._open_devices: set[int] = set()
+
+    # --- start --------------------------------------------------------------
+
+    def start(self) -> None:
+        last: Exception | None = None
+        for _ in range(START_ATTEMPTS):
+            try:
+                self._start_once()
+                return
+            except DeviceError as exc:
+                last = exc
+                taken = any("address already in use" in line.lower() for line in self._tail)
+                self._kill()
+                if not taken:
+                    break
+        raise DeviceError(f"{last} (Renode log: {self.log_path})")
+
+    def _start_once(self) -> None:
+        ports = rs.free_tcp_ports(len(self.indices) + 1)
+        monitor_port, uart_ports = ports[0], ports[1:]
+        self.machines = [rs.MachineSpec(f"dev{i}", self.board, self._elf, p) for i, p in zip(self.indices, uart_ports)]
+        try:
+            commands = rs.fleet_commands(self.machines)
+        except ValueError as exc:  # a path Renode's Monitor cannot take
+            raise ConfigError(f"{self.board}: {exc}") from None
+        title = f"TIFeD fleet: {len(self.machines)} x {self.board}"
+        (self.workdir / "fleet.resc").write_text(rs.script_text(commands, title))  # to rerun it by hand
+        self._launch(rs.renode_command(self._command_prefix, monitor_port))
+        deadline = time.monotonic() + START_TIMEOUT
+        try:
+            self.monitor = MonitorClient.connect(
+                monitor_port, deadline=deadline, listening=self._listening, alive=self.alive, timeout=COMMAND_TIMEOUT
+            )
+            for command in commands:
+                answer = self.monitor.execute(command)
+                if answer:
+                    self._setup_notes.append(f"`{command}`: {answer.splitlines()[-1]}")
+            for spec in self.machines:  # every machine must exist and have a CPU
+                self.executed_instructions(spec.name)
+            for spec in self.machines:
+                self._await_ready_byte(spec, time.monotonic() + READY_TIMEOUT)
+        except MonitorError as exc:
+            raise DeviceError(f"{self.board}: Renode did not set up the fleet: {exc}{self._notes()}") from None
+        self._open_devices = set(self.indices)
+
+    def _launch(self, argv: list[str]) -> None:
+        self._tail.clear()
+        self._listening.clear()
+        self._setup_notes = []
+        try:
+            self._proc = spawn(
+                argv,
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # one group to signal: renode-run and its Renode
+            )
+        except OSError as exc:
+            raise DeviceError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        self._finalizer = weakref.finalize(self, _stop_process, self._proc, None)
+        threading.Thread(target=self._drain_log, args=(self._proc,), name=f"{self.board}-log", daemon=True).start()
+
+    def _drain_log(self, proc: subprocess.Popen) -> None:
+        """Renode's log goes to a file and a short tail; the line that says the
+        Monitor listens sets the event MonitorClient.connect waits on."""
+        with open(self.log_path, "ab") as log:
+            for raw in iter(proc.stdout.readline, b""):
+                log.write(raw)
+                log.flush()
+                line = raw.decode("utf-8", errors="replace").rstrip()
+                if line:
+                    self._tail.append(line)
+                if _LISTENING in line:
+                    self._listening.set()
+        proc.stdout.close()  # here, not in stop(): this thread may still be reading
+
+    def _await_ready_byte(self, spec: rs.MachineSpec, deadline: float) -> None:
+        """The firmware writes one 0x00 once its UART receives; bytes sent
+        earlier would be dropped by Renode's UART model."""
+        try:
+            sock = socket.create_connection(("127.0.0.1", spec.uart_port), timeout=max(0.1, deadline - time.monotonic()))
+        except OSError as exc:
+            raise MonitorError(f"{spec.name}: UART port {spec.uart_port} does not accept connections ({exc})") from None
+        with sock:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise MonitorError(f"{spec.name}: the firmware sent no ready byte within {READY_TIMEOUT:g} s")
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(256)
+                except socket.timeout:
+                    continue
+                if not data:
+                    raise MonitorError(f"{spec.name}: Renode closed the UART socket")
+                if b"\x00" in data:
+                    return
+
+    def _notes(self) -> str:
+        parts = list(self._setup_notes)
+        if self._tail:
+            parts.append(f"last log line: {self._tail[-1]}")
+        return ("; " + "; ".join(parts)) if parts else ""
+
+    # --- running ------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def executed_instructions(self, machine: str) -> int:
+        """`sysbus.cpu ExecutedInstructions` of one machine (since it started)."""
+        if self.monitor is None:
+            raise MonitorError("Renode Monitor not connected")
+        with self._lock:  # `mach set` and the query must not interleave with another device's
+            self.monitor.execute(f'mach set "{machine}"')
+            return self.monitor.query_number("sysbus.cpu ExecutedInstructions")
+
+    def describe_exit(self) -> str:
+        if self._proc is None:
+            return f"{self.board}: Renode never started"
+        code = self._proc.poll()
+        last = f": {self._tail[-1]}" if self._tail else ""
+        if code is None:
+            return f"{self.board}: Renode (pid {self._proc.pid}) is running{last}"
+        how = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
+        log = f" (log: {self.log_path})" if self.log_path.is_file() else ""
+        return f"{self.board}: Renode (pid {self._proc.pid}) {how}{last}{log}"
+
+    # --- stop ---------------------------------------------------------------
+
+    def release(self, index: int) -> None:
+        """Device `index` is done; the last one stops Renode."""
+        with self._lock:
+            self._open_devices.discard(index)
+            last = not self._open_devices
+        if last:
+            self.stop()
+
+    def stop(self, keep_log: bool = False) -> None:
+        """Stop Renode; its work folder (log, fleet.resc) goes too unless
+        `keep_log` (a failed start names the log in its error)."""
+        self._kill(polite=True)
+        if not keep_log:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _kill(self, polite: bool = False) -> None:
+        if self._proc is None:
+            return
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        _stop_process(self._proc, self.monitor if polite else None)
+        if self.monitor is not None:
+            self.monitor.close()
+            self.monitor = None
+
+
+class RenodeDevice(RunningDevice):
+    def __init__(self, fleet: RenodeFleet, index: int, spec: rs.MachineSpec):
+        self.fleet = fleet
+        self.index = index
+        self.machine = spec.name
+        self.url = f"socket://127.0.0.1:{spec.uart_port}"
+        self.kwargs = {}
+        self._stopped = False
+
+    def alive(self) -> bool:
+        return not self._stopped and self.fleet.alive()
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.fleet.release(self.index)
+
+    def describe_exit(self) -> str:
+        return f"{self.machine}: {self.fleet.describe_exit()}"
+
+    def instructions(self) -> int | None:
+        """Instructions this machine's CPU has executed since `start` (idle
+        time in WFI executes none), or None if the Monitor cannot tell."""
+        if self._stopped or not self.fleet.alive():
+            return None
+        try:
+            return self.fleet.executed_instructions(self.machine)
+        except MonitorError:
+            return None
+
+
+class RenodeBoard(CrossImage, Board):
+    family = "renode"
+
+    def __init__(self, name: str):
+        if name not in rs.BOARDS:
+            raise ValueError(f"not a Renode board: {name}")
+        self.name = name
+        self.platform = rs.BOARDS[name]
+
+    def availability(self) -> Availability:
+        build_missing = list(build.missing_build_tools(self.name))
+        if not (build.firmware_dir() / "Makefile").is_file():
+            build_missing.append("firmware/Makefile")
+        hints = [build.install_hint(build_missing)]
+        run_missing = []
+        if rs.find_renode() is None:
+            run_missing.append("renode")
+            hints.append(rs.INSTALL_HINT)
+        fresh_image = not build.needs_build(self.name, self.image_path())
+        return Availability(
+            buildable=not build_missing,
+            runnable=not run_missing and (not build_missing or fresh_image),
+            missing=tuple(build_missing + run_missing),
+            install_hint="; ".join(h for h in hints if h),
+        )
+
+    def start(self, index: int) -> RunningDevice:
+        return self.start_many([index])[0]
+
+    def start_many(self, indices: list[int]) -> list[RunningDevice]:
+        command = rs.find_renode()
+        if command is None:
+            raise DeviceError(f"board {self.name} needs Renode: {rs.missing_reason()} (install: {rs.INSTALL_HINT})")
+        image = build.ensure_built(self.name, self.image_path())
+        fleet = RenodeFleet(self.name, command, image, indices)
+        try:
+            fleet.start()
+        except DeviceError:
+            fleet.stop(keep_log=True)
+            raise
+        except BaseException:
+            fleet.stop()
+            raise
+        return [RenodeDevice(fleet, i, spec) for i, spec in zip(indices, fleet.machines)]

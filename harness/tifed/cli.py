@@ -1,0 +1,271 @@
+"""`tifed`: run | step | build | boards | bench | serve | node (interfaces.md
+"Command line"; serve and node: docs/FLOWER.md).
+
+Exit codes: 0 done; 1 the run finished but a device was not bit-exact with
+the reference; 2 bad input or a failure (one line `tifed: error: ...` on
+stderr, no traceback); 130 interrupted by Ctrl-C, 143 by SIGTERM (devices
+stopped, results so far kept either way).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Sequence
+
+from tifed.errors import TifedError
+
+EXIT_OK, EXIT_NOT_BITEXACT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr like every other error."""
+
+    def error(self, message: str):  # noqa: D401 (argparse's name)
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(TifedError):
+    pass
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0")
+    return value
+
+
+def add_training_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """The training configuration shared by `tifed run` and `tifed serve`."""
+    parser.add_argument("--mode", choices=("full", "single"), required=required)
+    parser.add_argument("--dataset", required=required, metavar="NAME", help="digits, mnist5k or idx:DIR")
+    parser.add_argument("--model", required=required, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--buffers", type=_positive, metavar="N", help="train on the first N buffers only")
+    limit.add_argument("--rounds", type=_positive, metavar="R", help="stop after R rounds")
+    parser.add_argument("--buffer-len", type=_positive, default=50, metavar="N")
+    parser.add_argument("--batch", type=_positive, default=25, metavar="N")
+    parser.add_argument("--epochs", type=_positive, default=5, metavar="N", help="rounds per buffer")
+    parser.add_argument("--lr-inv", type=_positive, default=2048, metavar="N", help="inverse learning rate")
+    parser.add_argument("--seed", type=_natural, default=0, metavar="S", help="data split, shards, feedback matrices")
+    parser.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
+                        help="recompute every device's update with the reference and compare bit for bit")
+    parser.add_argument("--out", required=required, metavar="DIR")
+
+
+def add_link_options(parser: argparse.ArgumentParser) -> None:
+    link = parser.add_argument_group("serial links (ports, URLs and fleet devices; a fleet entry's own values win)")
+    link.add_argument("--baud", type=_positive, metavar="N", help="baud rate (default 115200)")
+    link.add_argument("--timeout", type=_seconds, metavar="S", help="seconds to wait for one answer (default 10)")
+    link.add_argument("--chunk", type=_positive, metavar="BYTES",
+                      help="largest frame payload per request (default: the device's max_payload)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tifed", description="TIFeD hardware-in-the-loop harness")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="federated training on a fleet of (emulated) devices")
+    run.add_argument("--board", action="append", default=[], metavar="BOARD",
+                     help="sim, host, qemu-..., renode-..., a physical board at a port (nrf52840dk@/dev/ttyACM0), "
+                          "or a serial port/URL; repeat for a mixed fleet (dealt out to the devices in turn)")
+    run.add_argument("--fleet", metavar="FILE",
+                     help="physical/remote devices from a TOML fleet file (docs/BOARD_FARM.md), one per entry")
+    run.add_argument("--devices", type=_positive, metavar="K",
+                     help="number of devices (required with --board; with --fleet: the first K entries)")
+    add_training_options(run, required=False)  # required unless --resume (checked in cmd_run)
+    add_link_options(run)
+    faults = run.add_argument_group("faults and recovery (docs/RELIABILITY.md)")
+    faults.add_argument("--quorum", type=_positive, metavar="N",
+                        help="fewest updates a round aggregates; a device that dies or keeps failing is dropped "
+                             "while N are left (default: every device)")
+    faults.add_argument("--round-timeout", type=_seconds, metavar="S",
+                        help="close a round S seconds after it starts once a quorum of updates is in; "
+                             "a later update is thrown away (default: wait for every device)")
+    faults.add_argument("--stop-on-divergence", action="store_true",
+                        help="end the run when it collapses to chance level (always reported)")
+    faults.add_argument("--faults", metavar="SPEC",
+                        help="put every device link behind a fault injector, e.g. corrupt=0.01,drop=0.01,seed=1 "
+                             "(keys: corrupt byte_drop drop dup delay delay_s dir seed chunk retries)")
+    faults.add_argument("--resume", metavar="DIR",
+                        help="continue the run in DIR from its last completed round, with its options")
+
+    step = sub.add_parser("step", help="one device's local training on a case file")
+    step.add_argument("--engine", required=True, metavar="reference|BOARD")
+    step.add_argument("--in", dest="in_path", required=True, metavar="CASE.npz")
+    step.add_argument("--out", dest="out_path", required=True, metavar="RESULT.npz")
+
+    build = sub.add_parser("build", help="compile a board's firmware; prints the image path last")
+    build.add_argument("--board", required=True, metavar="BOARD")
+
+    sub.add_parser("boards", help="what can be built and run here, and why not")
+
+    bench = sub.add_parser("bench", help="the benchmark suite (results/bench/README.md)")
+    bench.add_argument("--quick", action="store_true", help="the CI smoke: fewer points, a few minutes")
+    bench.add_argument("--out", required=True, metavar="DIR", help="writes DIR/bench.json, DIR/bench.md, PNGs")
+    bench.add_argument("--idx", action="append", default=[], metavar="DIR",
+                       help="also the accuracy benchmark on MNIST/Fashion-MNIST IDX files in DIR; repeat for more")
+    bench.add_argument("--seeds", type=_positive, metavar="N", help="feedback seeds per accuracy box")
+    bench.add_argument("--only", action="append", metavar="SECTION",
+                       choices=("reference", "firmware", "wire", "fleet", "accuracy"),
+                       help="run only this section (reference, firmware, wire, fleet, accuracy; repeatable); "
+                            "the others are kept from an existing DIR/bench.json")
+
+    from tifed.flower.serve_node import add_parsers as add_flower_parsers  # imports no Flower: --help works without
+
+    add_flower_parsers(sub, add_training_options, add_link_options, _positive, _seconds, _natural)
+    return parser
+
+
+# --- commands ---------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tifed.config import RunConfig, prepare
+    from tifed.output.progress import RunProgress, print_summary
+    from tifed.server.resume import check_resumable, resume_config
+    from tifed.server.federation import Federation
+
+    checkpoint = None
+    if args.resume is not None:
+        defaults = vars(build_parser().parse_args(["run", "--resume", args.resume]))
+        config, checkpoint = resume_config(args, defaults)
+    else:
+        missing = [f"--{name}" for name in ("mode", "dataset", "model", "out") if getattr(args, name) is None]
+        if missing:
+            raise _UsageError(f"the following arguments are required: {', '.join(missing)} (see `tifed run --help`)")
+        config = RunConfig(
+            boards=tuple(args.board), devices=args.devices, mode=args.mode, dataset=args.dataset,
+            model=args.model, out=args.out, buffers=args.buffers, rounds=args.rounds,
+            buffer_len=args.buffer_len, batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv,
+            seed=args.seed, validate=args.validate,
+            fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
+            faults=args.faults, quorum=args.quorum, round_timeout=args.round_timeout,
+            stop_on_divergence=args.stop_on_divergence,
+        )
+    plan = prepare(config)  # every input check, before any device starts
+    if checkpoint is not None:
+        check_resumable(plan, checkpoint, args.resume)
+    boards = ",".join(dict.fromkeys(b.name for b in plan.boards))
+    title = f"{config.dataset} {'-'.join(map(str, plan.dims))} {config.mode} x{config.devices} on {boards}"
+    if checkpoint is not None:
+        title += f", resumed after round {checkpoint.round}"
+
+    def warn(message: str) -> None:
+        print(f"tifed: warning: {message}", file=sys.stderr, flush=True)
+
+    with RunProgress(len(plan.schedule), title, devices=len(plan.boards)) as progress:
+        federation = Federation(plan, on_round=progress.round_done, on_event=warn, resume=checkpoint)
+        final = federation.run()
+    print_summary(final, str(federation.results.json_path))
+    if final["bitexact_all"] is False:
+        bad = [r for r in federation.results.rounds if r["bitexact"] is False]
+        print(f"tifed: warning: devices {bad[0].get('mismatched_devices')} differed from the reference "
+              f"first in round {bad[0]['round']} ({len(bad)} rounds not bit-exact)", file=sys.stderr)
+        return EXIT_NOT_BITEXACT
+    return EXIT_OK
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from tifed.step import run_step
+
+    summary = run_step(args.engine, args.in_path, args.out_path)
+    counter = summary.get("counter")
+    print(f"{summary['engine']}: {'-'.join(map(str, summary['dims']))}, {summary['samples']} samples"
+          + ("" if counter is None else f", counter {counter}") + f" -> {args.out_path}")
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from tifed.firmware.build import build
+    from tifed.firmware.image_report import describe_image
+
+    image = build(args.board)
+    summary = describe_image(image)
+    if summary:
+        print(summary)
+    print(image)  # the last line is the image path (interfaces.md)
+    return EXIT_OK
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from tifed.boards.table import print_boards, print_ports
+
+    print_boards()
+    print_ports()
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tifed.bench.runner import run as run_bench
+
+    run_bench(args.out, quick=args.quick, idx_dirs=args.idx, seeds=args.seeds, only=args.only)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tifed.flower.serve_node import serve
+
+    return serve(args)
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    from tifed.flower.serve_node import node
+
+    return node(args)
+
+
+COMMANDS = {"run": cmd_run, "step": cmd_step, "build": cmd_build, "boards": cmd_boards, "bench": cmd_bench,
+            "serve": cmd_serve, "node": cmd_node}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same orderly stop as Ctrl-C: devices stopped,
+    results kept (the default action would orphan emulator processes)."""
+
+
+def _sigterm(signum, frame):
+    raise Terminated("terminated (SIGTERM)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except TifedError as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"tifed: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"tifed: {how}; devices stopped, results so far kept", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Firmware images: building them with make, reading their size and symbols."""

@@ -1,0 +1,1 @@
+"""Byte links to devices: opening them (pyserial URLs), their settings, and the fault:// injector."""

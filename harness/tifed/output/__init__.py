@@ -1,0 +1,1 @@
+"""A run's outputs: results.json and its plot, and what the console shows."""

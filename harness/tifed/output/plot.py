@@ -1,0 +1,43 @@
+"""accuracy.png: test accuracy per round, with the buffer boundaries marked."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, safe in threads and on CI
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
+
+from tifed.output.results import atomic_write  # noqa: E402
+
+
+def plot_accuracy(rounds: list[dict[str, Any]], path: Path, title: str = "") -> None:
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    try:
+        xs = [r["round"] for r in rounds]
+        ys = [r["test_accuracy"] for r in rounds]
+        ax.plot(xs, ys, marker="." if len(xs) < 60 else None, linewidth=1.5)
+        starts = [r["round"] for prev, r in zip(rounds, rounds[1:]) if r["buffer"] != prev["buffer"]]
+        for x in starts:
+            ax.axvline(x - 0.5, color="0.85", linewidth=0.8, zorder=0)
+        bad = [r for r in rounds if r.get("bitexact") is False]
+        if bad:
+            ax.scatter([r["round"] for r in bad], [r["test_accuracy"] for r in bad], color="red",
+                       zorder=3, label="not bit-exact")
+            ax.legend(loc="lower right")
+        ax.set_xlabel("round")
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0.0, 1.0)
+        if xs:
+            ax.set_xlim(0.5, max(xs) + 0.5)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_title(title or "test accuracy per round")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        atomic_write(Path(path), buf.getvalue())
+    finally:
+        plt.close(fig)
+

@@ -1,0 +1,1 @@
+"""What is trained: the training data as devices see it and the federated schedule."""
