@@ -13,81 +13,14 @@ import signal
 import sys
 from typing import Sequence
 
+from tifed.cli_args import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_BITEXACT, EXIT_OK, EXIT_TERMINATED, Parser,
+                            UsageError, add_link_options, add_recovery_options, add_training_options, positive)
 from tifed.errors import TifedError
-
-EXIT_OK, EXIT_NOT_BITEXACT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line on stderr like every other error."""
-
-    def error(self, message: str):  # noqa: D401 (argparse's name)
-        raise _UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-class _UsageError(TifedError):
-    pass
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
-
-
-def _natural(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} must be above 0")
-    return value
-
-
-def add_training_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """The training configuration shared by `tifed run` and `tifed serve`."""
-    parser.add_argument("--mode", choices=("full", "single"), required=required)
-    parser.add_argument("--dataset", required=required, metavar="NAME", help="digits, mnist5k or idx:DIR")
-    parser.add_argument("--model", required=required, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
-    limit = parser.add_mutually_exclusive_group()
-    limit.add_argument("--buffers", type=_positive, metavar="N", help="train on the first N buffers only")
-    limit.add_argument("--rounds", type=_positive, metavar="R", help="stop after R rounds")
-    parser.add_argument("--buffer-len", type=_positive, default=50, metavar="N")
-    parser.add_argument("--batch", type=_positive, default=25, metavar="N")
-    parser.add_argument("--epochs", type=_positive, default=5, metavar="N", help="rounds per buffer")
-    parser.add_argument("--lr-inv", type=_positive, default=2048, metavar="N", help="inverse learning rate")
-    parser.add_argument("--seed", type=_natural, default=0, metavar="S", help="data split, shards, feedback matrices")
-    parser.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
-                        help="recompute every device's update with the reference and compare bit for bit")
-    parser.add_argument("--out", required=required, metavar="DIR")
-
-
-def add_link_options(parser: argparse.ArgumentParser) -> None:
-    link = parser.add_argument_group("serial links (ports, URLs and fleet devices; a fleet entry's own values win)")
-    link.add_argument("--baud", type=_positive, metavar="N", help="baud rate (default 115200)")
-    link.add_argument("--timeout", type=_seconds, metavar="S", help="seconds to wait for one answer (default 10)")
-    link.add_argument("--chunk", type=_positive, metavar="BYTES",
-                      help="largest frame payload per request (default: the device's max_payload)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tifed", description="TIFeD hardware-in-the-loop harness")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="tifed", description="TIFeD hardware-in-the-loop harness")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     run = sub.add_parser("run", help="federated training on a fleet of (emulated) devices")
     run.add_argument("--board", action="append", default=[], metavar="BOARD",
@@ -95,19 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "or a serial port/URL; repeat for a mixed fleet (dealt out to the devices in turn)")
     run.add_argument("--fleet", metavar="FILE",
                      help="physical/remote devices from a TOML fleet file (docs/BOARD_FARM.md), one per entry")
-    run.add_argument("--devices", type=_positive, metavar="K",
+    run.add_argument("--devices", type=positive, metavar="K",
                      help="number of devices (required with --board; with --fleet: the first K entries)")
     add_training_options(run, required=False)  # required unless --resume (checked in cmd_run)
     add_link_options(run)
-    faults = run.add_argument_group("faults and recovery (docs/RELIABILITY.md)")
-    faults.add_argument("--quorum", type=_positive, metavar="N",
-                        help="fewest updates a round aggregates; a device that dies or keeps failing is dropped "
-                             "while N are left (default: every device)")
-    faults.add_argument("--round-timeout", type=_seconds, metavar="S",
-                        help="close a round S seconds after it starts once a quorum of updates is in; "
-                             "a later update is thrown away (default: wait for every device)")
-    faults.add_argument("--stop-on-divergence", action="store_true",
-                        help="end the run when it collapses to chance level (always reported)")
+    faults = add_recovery_options(run, "faults and recovery (docs/RELIABILITY.md)", "a device")
     faults.add_argument("--faults", metavar="SPEC",
                         help="put every device link behind a fault injector, e.g. corrupt=0.01,drop=0.01,seed=1 "
                              "(keys: corrupt byte_drop drop dup delay delay_s dir seed chunk retries)")
@@ -129,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, metavar="DIR", help="writes DIR/bench.json, DIR/bench.md, PNGs")
     bench.add_argument("--idx", action="append", default=[], metavar="DIR",
                        help="also the accuracy benchmark on MNIST/Fashion-MNIST IDX files in DIR; repeat for more")
-    bench.add_argument("--seeds", type=_positive, metavar="N", help="feedback seeds per accuracy box")
+    bench.add_argument("--seeds", type=positive, metavar="N", help="feedback seeds per accuracy box")
     bench.add_argument("--only", action="append", metavar="SECTION",
                        choices=("reference", "firmware", "wire", "fleet", "accuracy"),
                        help="run only this section (reference, firmware, wire, fleet, accuracy; repeatable); "
@@ -137,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tifed.flower.serve_node import add_parsers as add_flower_parsers  # imports no Flower: --help works without
 
-    add_flower_parsers(sub, add_training_options, add_link_options, _positive, _seconds, _natural)
+    add_flower_parsers(sub)
     return parser
 
 
@@ -145,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tifed.config import RunConfig, prepare
+    from tifed.config import RunConfig
+    from tifed.plan import prepare
+    from tifed.training.config import field_names
     from tifed.output.progress import RunProgress, print_summary
     from tifed.server.resume import check_resumable, resume_config
     from tifed.server.federation import Federation
@@ -157,12 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         missing = [f"--{name}" for name in ("mode", "dataset", "model", "out") if getattr(args, name) is None]
         if missing:
-            raise _UsageError(f"the following arguments are required: {', '.join(missing)} (see `tifed run --help`)")
-        config = RunConfig(
-            boards=tuple(args.board), devices=args.devices, mode=args.mode, dataset=args.dataset,
-            model=args.model, out=args.out, buffers=args.buffers, rounds=args.rounds,
-            buffer_len=args.buffer_len, batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv,
-            seed=args.seed, validate=args.validate,
+            raise UsageError(f"the following arguments are required: {', '.join(missing)} (see `tifed run --help`)")
+        config = RunConfig.of(
+            boards=args.board, out=args.out, validate=args.validate,
+            **{name: getattr(args, name) for name in field_names()},
             fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
             faults=args.faults, quorum=args.quorum, round_timeout=args.round_timeout,
             stop_on_divergence=args.stop_on_divergence,
@@ -171,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if checkpoint is not None:
         check_resumable(plan, checkpoint, args.resume)
     boards = ",".join(dict.fromkeys(b.name for b in plan.boards))
-    title = f"{config.dataset} {'-'.join(map(str, plan.dims))} {config.mode} x{config.devices} on {boards}"
+    t = plan.training
+    title = f"{t.dataset} {'-'.join(map(str, plan.dims))} {t.mode} x{t.devices} on {boards}"
     if checkpoint is not None:
         title += f", resumed after round {checkpoint.round}"
 

@@ -22,7 +22,8 @@ pytest.importorskip("flwr", reason="Flower is not installed (pip install 'tifed-
 from flwr.app import Array, ArrayRecord, Message, RecordDict  # noqa: E402
 
 import tifed_models  # noqa: E402
-from tifed.config import RunConfig, prepare  # noqa: E402
+from tifed.config import RunConfig  # noqa: E402
+from tifed.plan import prepare
 from tifed.errors import ConfigError, ProtocolError  # noqa: E402
 from tifed.flower import APP_DIR, client_app, tensors, wire  # noqa: E402
 from tifed.flower.board_host import BoardHost, NodeSpec  # noqa: E402
@@ -35,7 +36,7 @@ from tifed.server.federation import Federation  # noqa: E402
 
 from flower_fakes import FakeGrid, over_the_wire  # noqa: E402
 
-BASE = RunConfig(boards=("sim",), devices=4, mode="full", dataset="digits", model="64-32-10", out="", rounds=3)
+BASE = RunConfig.of(boards=("sim",), devices=4, mode="full", dataset="digits", model="64-32-10", out="", rounds=3)
 
 
 # --- tensors --------------------------------------------------------------------
@@ -88,7 +89,7 @@ def test_run_config_defaults_are_the_app_s():
 
 
 def test_run_config_round_trip_through_toml():
-    config = dataclasses.replace(BASE, out="/abs/out", mode="single", rounds=None, buffers=2, lr_inv=4096, seed=3,
+    config = BASE.replace(out="/abs/out", mode="single", rounds=None, buffers=2, lr_inv=4096, seed=3,
                                  validate=False, quorum=3, round_timeout=12.5, stop_on_divergence=True)
     fed = FederationOptions(node_timeout=40.0, join_timeout=20.0)
     back, back_fed = from_run_config(tomllib.loads(toml_text(to_run_config(config, fed))))
@@ -99,6 +100,7 @@ def test_run_config_round_trip_through_toml():
     ({"devices": 4, "out": "/x", "rounds": 3, "colour": "red"}, "unknown run config keys: colour"),
     ({"out": "/x"}, "devices must be set"),
     ({"devices": 4}, "out must name"),
+    ({"devices": 4, "out": "/x", "dataset": "digits"}, "mode, model must be set"),
     ({"devices": 4, "out": "/x", "batch": "25"}, "batch must be int"),
     ({"devices": True, "out": "/x"}, "devices must be int"),
 ])
@@ -108,11 +110,11 @@ def test_bad_run_config_is_one_clear_error(values, message):
 
 
 def test_server_checks_as_tifed_run_does(tmp_path):
-    config = dataclasses.replace(BASE, devices=5, mode="single", out=str(tmp_path))
+    config = BASE.replace(devices=5, mode="single", out=str(tmp_path))
     with pytest.raises(ConfigError, match="multiple of the number of layers"):
         server_plan(config, FederationOptions())
     with pytest.raises(ConfigError, match="--node-timeout"):
-        server_plan(dataclasses.replace(BASE, out=str(tmp_path)), FederationOptions(node_timeout=0))
+        server_plan(BASE.replace(out=str(tmp_path)), FederationOptions(node_timeout=0))
 
 
 def _info(node, offset, n):
@@ -154,7 +156,7 @@ def _nodes(board: str, per_node: int, nodes: int) -> dict[int, BoardHost]:
 
 
 def _flower_run(tmp_path, name, grid: FakeGrid, fed: FederationOptions | None = None, **changes):
-    config = dataclasses.replace(BASE, out=str(tmp_path / name), **changes)
+    config = BASE.replace(out=str(tmp_path / name), **changes)
     fed = fed or FederationOptions(node_timeout=30.0, join_timeout=5.0)
     try:
         run = FlowerFederation(server_plan(config, fed), fed, grid, stream=sys.stderr)
@@ -167,7 +169,7 @@ def _flower_run(tmp_path, name, grid: FakeGrid, fed: FederationOptions | None = 
 @pytest.mark.parametrize("mode", ["full", "single"])
 def test_same_model_as_tifed_run_on_host_boards(tmp_path, host_image, mode):
     run, doc = _flower_run(tmp_path, "flower", FakeGrid(_nodes("host", 2, 2)), mode=mode)
-    local = Federation(prepare(dataclasses.replace(BASE, boards=("host",), mode=mode, out=str(tmp_path / "run"))))
+    local = Federation(prepare(BASE.replace(boards=("host",), mode=mode, out=str(tmp_path / "run"))))
     local.run()
     assert run.strategy.global_model.equal(local.global_model)
     ref = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -198,8 +200,8 @@ def test_vanished_node_is_dropped_and_the_run_goes_on(tmp_path):
 
 def _sim_model(tmp_path, drop_from_round_2):
     """The reference's model when some devices leave after round 1."""
-    plan = prepare(dataclasses.replace(BASE, out=str(tmp_path / "ref")))
-    c, g = plan.config, tifed_models.Model.zeros(plan.dims)
+    plan = prepare(BASE.replace(out=str(tmp_path / "ref")))
+    c, g = plan.training, tifed_models.Model.zeros(plan.dims)
     fb = tifed_models.feedback_matrices(plan.dims, c.seed)
     for rnd in plan.schedule:
         devices = [d for d in range(c.devices) if rnd.number == 1 or d not in drop_from_round_2]

@@ -27,7 +27,8 @@ import pytest
 pytest.importorskip("flwr", reason="Flower is not installed (pip install 'tifed-hil[flower]')")
 
 import tifed_models  # noqa: E402
-from tifed.config import RunConfig, prepare  # noqa: E402
+from tifed.config import RunConfig  # noqa: E402
+from tifed.plan import prepare
 from tifed.flower.processes import free_port  # noqa: E402
 from tifed.server.federation import Federation  # noqa: E402
 
@@ -178,7 +179,7 @@ def test_flower_run_gives_tifed_run_s_model(cluster, tmp_path, mode):
     address, procs = cluster
     with Proc(f"serve-{mode}", _submit(address, tmp_path / "flower", "--mode", mode), tmp_path) as run:
         # `tifed run` of the same configuration, while the Flower run goes on
-        config = RunConfig(boards=("host",), devices=6, mode=mode, dataset="digits", model="64-32-10",
+        config = RunConfig.of(boards=("host",), devices=6, mode=mode, dataset="digits", model="64-32-10",
                            rounds=ROUNDS, out=str(tmp_path / "run"))
         local = Federation(prepare(config))
         local.run()
@@ -201,7 +202,7 @@ def test_flower_run_gives_tifed_run_s_model(cluster, tmp_path, mode):
 def reference_model(config: RunConfig, devices_in_round) -> tifed_models.Model:
     """The reference's global model when round r aggregates devices_in_round(r)."""
     plan = prepare(config)
-    c, g = plan.config, tifed_models.Model.zeros(plan.dims)
+    c, g = plan.training, tifed_models.Model.zeros(plan.dims)
     feedback = tifed_models.feedback_matrices(plan.dims, c.seed)
     for rnd in plan.schedule:
         part, used = rnd.samples(c.buffer_len), devices_in_round(rnd.number)
@@ -233,7 +234,7 @@ def test_node_that_leaves_is_dropped_and_recorded(cluster, tmp_path):
     assert [r["devices_used"] for r in doc["rounds"]] == used
     assert any("dropped: device 4" in line for line in run.lines)
     # the aggregate is over the devices that answered, nothing else
-    config = RunConfig(boards=("sim",), devices=6, mode="full", dataset="digits", model="64-32-10",
+    config = RunConfig.of(boards=("sim",), devices=6, mode="full", dataset="digits", model="64-32-10",
                        rounds=ROUNDS, out=str(tmp_path / "ref"))
     expected = reference_model(config, lambda r: used[r - 1])
     flower = np.load(tmp_path / "drop" / "model.npz")

@@ -88,9 +88,9 @@ class FakeBoard(Board):
 
 def patch_boards(monkeypatch, boards: dict[str, Board]) -> None:
     """Let config.prepare resolve these names (others still go to the registry)."""
-    import tifed.config
+    import tifed.plan
     from tifed.boards.registry import get_board
 
-    monkeypatch.setattr(tifed.config, "get_board",
+    monkeypatch.setattr(tifed.plan, "get_board",
                         lambda name, *args, **kwargs: boards[name] if name in boards else get_board(name, *args, **kwargs))
 

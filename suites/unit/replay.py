@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import tifed_models
-from tifed.config import RunPlan
+from tifed.plan import RunPlan
 
 
 def replay(plan: RunPlan, rounds: Sequence[dict[str, Any]]) -> tifed_models.Model:
-    c = plan.config
+    c = plan.training
     g = tifed_models.Model.zeros(plan.dims)
     feedback = tifed_models.feedback_matrices(plan.dims, c.seed)
     for entry in rounds:

@@ -16,7 +16,8 @@ from tifed.training import datasets
 from tifed.bench import accuracy, report, runner
 from tifed.bench import fleet_scaling as fleet
 from tifed.bench.machine import one_blas_thread
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.server.federation import Federation
 
 from fake_fleet import FakeBoard
@@ -25,17 +26,17 @@ from fake_fleet import FakeBoard
 def patch_boards(monkeypatch, boards):
     """config resolves these names to the given boards (whatever else
     get_board is passed: its signature is not this test's business)."""
-    import tifed.config
+    import tifed.plan
 
-    real = tifed.config.get_board
-    monkeypatch.setattr(tifed.config, "get_board",
+    real = tifed.plan.get_board
+    monkeypatch.setattr(tifed.plan, "get_board",
                         lambda name, *args, **kwargs: boards[name] if name in boards else real(name, *args, **kwargs))
 
 
 @pytest.mark.parametrize("mode", ["full", "single"])
 def test_accuracy_loop_ends_where_tifed_run_on_sim_ends(tmp_path, mode):
     seed, rounds = 3, 7
-    config = RunConfig(boards=("sim",), devices=4, mode=mode, dataset="digits", model="64-16-10",
+    config = RunConfig.of(boards=("sim",), devices=4, mode=mode, dataset="digits", model="64-16-10",
                        out=str(tmp_path / mode), rounds=rounds, seed=seed, validate=False)
     fed = Federation(prepare(config))
     with one_blas_thread():  # K threads of multi-threaded BLAS crawl on a small machine

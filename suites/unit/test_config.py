@@ -7,23 +7,24 @@ import dataclasses
 import pytest
 
 import tifed_models
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.errors import ConfigError
 
 from fake_fleet import FakeBoard, patch_boards
 
-GOOD = RunConfig(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="unused")
+GOOD = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="unused")
 
 
 def bad(**changes) -> str:
     with pytest.raises(ConfigError) as e:
-        prepare(dataclasses.replace(GOOD, **changes))
+        prepare(GOOD.replace(**changes))
     assert "\n" not in str(e.value)
     return str(e.value)
 
 
 def test_good_config_resolves():
-    plan = prepare(dataclasses.replace(GOOD, mode="single"))
+    plan = prepare(GOOD.replace(mode="single"))
     assert plan.dims == (64, 32, 10) and plan.layers == [0, 1]
     assert plan.shards[0][0].shape[0] == 719  # 1438 training samples / 2 devices
     assert len(plan.schedule) == 14 * 5  # 14 whole buffers of 50, 5 epochs each
@@ -103,6 +104,6 @@ def test_one_serial_port_cannot_serve_two_devices():
 def test_boards_are_dealt_in_turn(monkeypatch):
     a, b = FakeBoard("a"), FakeBoard("b")
     patch_boards(monkeypatch, {"a": a, "b": b})
-    plan = prepare(dataclasses.replace(GOOD, boards=("a", "b"), devices=4))
+    plan = prepare(GOOD.replace(boards=("a", "b"), devices=4))
     assert [x.name for x in plan.boards] == ["a", "b", "a", "b"]
     assert a.started == [] and b.started == []  # prepare starts nothing

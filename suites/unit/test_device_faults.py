@@ -13,11 +13,12 @@ import signal
 import pytest
 
 from replay import replay
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.protocol.client import DeviceClient
 from tifed.server.federation import Federation
 
-BASE = RunConfig(boards=("host",), devices=3, mode="full", dataset="digits", model="64-16-10", out="", rounds=4)
+BASE = RunConfig.of(boards=("host",), devices=3, mode="full", dataset="digits", model="64-16-10", out="", rounds=4)
 
 
 def once_on(monkeypatch, method: str, device: int, call: int, action) -> list[int]:
@@ -38,7 +39,7 @@ def once_on(monkeypatch, method: str, device: int, call: int, action) -> list[in
 
 
 def run(tmp_path, name, **changes):
-    fed = Federation(prepare(dataclasses.replace(BASE, out=str(tmp_path / name), **changes)))
+    fed = Federation(prepare(BASE.replace(out=str(tmp_path / name), **changes)))
     fed.run()
     return fed, json.loads((tmp_path / name / "results.json").read_text())
 

@@ -11,9 +11,10 @@ import sys
 import numpy as np
 
 import tifed_models
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.server.federation import Federation
-from tifed.server.divergence import PATIENCE, DivergenceGuard, chance_level, evaluate
+from tifed.rounds.divergence import PATIENCE, DivergenceGuard, chance_level, evaluate
 
 RUN = ["run", "--board", "sim", "--devices", "2", "--mode", "full", "--dataset", "digits", "--model", "64-32-10"]
 
@@ -70,7 +71,7 @@ def test_collapsing_run_is_reported_and_stopped(tmp_path):
 def test_collapse_without_stop_runs_to_the_end_and_a_healthy_run_is_not_flagged(tmp_path):
     def run(name, **changes):
         told: list[str] = []
-        config = RunConfig(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10",
+        config = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10",
                            out=str(tmp_path / name), **changes)
         final = Federation(prepare(config), on_event=told.append).run()
         return final, told

@@ -14,7 +14,8 @@ import serial
 
 import tifed_models
 from fake_device import FakeDevice
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.errors import ConfigError
 from tifed.links.faults import FaultSpec, FaultStream, fault_url, parse_faults, register
 from tifed.protocol.client import DeviceClient
@@ -186,11 +187,11 @@ FAULTS = "corrupt=0.01,drop=0.01,seed=1,chunk=72,retries=40"
 
 
 def test_federated_run_through_faults_is_bitexact_with_clean_weights(tmp_path, host_image):
-    base = RunConfig(boards=("host",), devices=2, mode="full", dataset="digits", model="64-16-10",
+    base = RunConfig.of(boards=("host",), devices=2, mode="full", dataset="digits", model="64-16-10",
                      out=str(tmp_path / "clean"), rounds=2)
     clean = Federation(prepare(base))
     clean.run()
-    noisy = Federation(prepare(dataclasses.replace(base, out=str(tmp_path / "noisy"), faults=FAULTS)))
+    noisy = Federation(prepare(base.replace(out=str(tmp_path / "noisy"), faults=FAULTS)))
     final = noisy.run()
     assert final["bitexact_all"] is True and final["complete"] is True
     assert noisy.global_model.equal(clean.global_model)

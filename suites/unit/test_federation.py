@@ -9,7 +9,9 @@ import json
 
 import pytest
 
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+
+from tifed.plan import prepare
 from tifed.errors import QuorumError
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import WRITE_SAMPLES_HEADER
@@ -18,11 +20,11 @@ from tifed.server.federation import Federation
 from fake_fleet import FakeBoard, patch_boards
 from replay import replay
 
-BASE = RunConfig(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=6)
+BASE = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=6)
 
 
 def run(tmp_path, name, **changes):
-    config = dataclasses.replace(BASE, out=str(tmp_path / name), **changes)
+    config = BASE.replace(out=str(tmp_path / name), **changes)
     fed = Federation(prepare(config))
     fed.run()
     return fed, json.loads((tmp_path / name / "results.json").read_text())
@@ -56,7 +58,7 @@ def test_only_changed_tensors_are_written_and_samples_once_per_buffer(tmp_path, 
         return original(client, tensor, values)
 
     monkeypatch.setattr(DeviceClient, "write_tensor", record)
-    config = dataclasses.replace(BASE, boards=("fake",), rounds=6, out=str(tmp_path / "w"))
+    config = BASE.replace(boards=("fake",), rounds=6, out=str(tmp_path / "w"))
     Federation(prepare(config), on_round=lambda entry: written.append([])).run()
     assert written[0] == []  # round 1 starts from zeros, which CONFIGURE left on the device
     for ids in written[1:6]:
@@ -86,7 +88,7 @@ def test_a_rejected_update_below_the_quorum_stops_the_run(tmp_path, monkeypatch)
         device.corrupt_after_train = index == 1
 
     patch_boards(monkeypatch, {"fake": FakeBoard(configure=corrupt_second)})
-    config = dataclasses.replace(BASE, boards=("fake",), rounds=2, out=str(tmp_path / "q"))
+    config = BASE.replace(boards=("fake",), rounds=2, out=str(tmp_path / "q"))
     with pytest.raises(QuorumError, match="round 1: 1 accepted updates, below the quorum of 2 .device 1: differs"):
         Federation(prepare(config)).run()
 
@@ -116,7 +118,7 @@ def hang_up_on_third_train(index, device):
 def test_device_dying_below_the_quorum_stops_everyone_and_keeps_results(tmp_path, monkeypatch):
     board = FakeBoard(configure=hang_up_on_third_train)
     patch_boards(monkeypatch, {"fake": board})
-    config = dataclasses.replace(BASE, boards=("fake", "sim"), devices=4, out=str(tmp_path / "dead"))
+    config = BASE.replace(boards=("fake", "sim"), devices=4, out=str(tmp_path / "dead"))
     fed = Federation(prepare(config))
     with pytest.raises(QuorumError) as e:
         fed.run()
@@ -151,7 +153,7 @@ def test_interrupt_stops_devices_and_keeps_results(tmp_path, monkeypatch):
         if entry["round"] == 2:
             raise KeyboardInterrupt
 
-    config = dataclasses.replace(BASE, boards=("fake",), out=str(tmp_path / "int"))
+    config = BASE.replace(boards=("fake",), out=str(tmp_path / "int"))
     with pytest.raises(KeyboardInterrupt):
         Federation(prepare(config), on_round=interrupt).run()
     doc = json.loads((tmp_path / "int" / "results.json").read_text())

@@ -15,7 +15,8 @@ import pytest
 from fake_fleet import patch_boards
 from tifed.firmware import build
 from tifed.boards.host import HostBoard, HostDevice
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import Command, Status
 from tifed.protocol.frames import NAK_CODE, FrameDecoder, encode_frame
@@ -81,7 +82,7 @@ def test_bad_frames_leave_the_device_answering(asan_image):
 def test_federated_run_through_faults_on_the_sanitized_firmware(tmp_path, monkeypatch, asan_image):
     board = AsanHostBoard()
     patch_boards(monkeypatch, {"host-asan": board})
-    config = RunConfig(boards=("host-asan",), devices=2, mode="full", dataset="digits", model="64-16-10",
+    config = RunConfig.of(boards=("host-asan",), devices=2, mode="full", dataset="digits", model="64-16-10",
                        out=str(tmp_path / "asan"), rounds=2,
                        faults="corrupt=0.005,drop=0.01,dup=0.02,delay=0.02,seed=4,chunk=200,retries=40")
     fed = Federation(prepare(config))

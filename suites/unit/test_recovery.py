@@ -15,17 +15,18 @@ import pytest
 import tifed_models
 from fake_fleet import FakeBoard, patch_boards
 from replay import replay
-from tifed.config import RunConfig, prepare
+from tifed.config import RunConfig
+from tifed.plan import prepare
 from tifed.protocol.payloads import Command
 from tifed.server.federation import Federation
-from tifed.server.update_checks import out_of_bounds, step_bounds
+from tifed.rounds.checks import out_of_bounds, step_bounds
 
-BASE = RunConfig(boards=("fake",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=5)
+BASE = RunConfig.of(boards=("fake",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=5)
 
 
 def run(tmp_path, name, on_round=None, holder=None, **changes):
     events: list[str] = []
-    fed = Federation(prepare(dataclasses.replace(BASE, out=str(tmp_path / name), **changes)),
+    fed = Federation(prepare(BASE.replace(out=str(tmp_path / name), **changes)),
                      on_round=on_round, on_event=events.append)
     if holder is not None:
         holder["fed"] = fed  # for an on_round hook that must look at the federation

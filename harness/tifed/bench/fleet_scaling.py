@@ -19,16 +19,15 @@ import tempfile
 
 import numpy as np
 
-import tifed_models
 from tifed.training import datasets
 from tifed.bench.firmware import Skipped
 from tifed.bench.macs import model_name, raw_int32_bytes
 from tifed.bench.timed_federation import TimedFederation
-from tifed.config import RunConfig, RunPlan, check_options, resolve_boards
+from tifed.config import RunConfig
+from tifed.plan import RunPlan, check_options, resolve_boards
 from tifed.errors import TifedError
 from tifed.training.schedule import plan as plan_rounds
 
-BUFFER, BATCH, EPOCHS, LR_INV, SEED = 50, 25, 5, 2048, 0
 FLEET_MODEL, FLEET_DATASET = "64-32-10", "digits"
 
 
@@ -46,18 +45,18 @@ def repeated(data: datasets.Dataset, n: int) -> datasets.Dataset:
 
 def make_plan(board: str, devices: int, out: str, *, model: str, dataset: str, mode: str = "full",
               buffers: int = 1, validate: bool = True) -> RunPlan:
-    """What config.prepare() builds, but with the training set repeated
-    where the fleet needs more than it holds."""
-    config = RunConfig(boards=(board,), devices=devices, mode=mode, dataset=dataset, model=model, out=out,
-                       buffers=buffers, buffer_len=BUFFER, batch=BATCH, epochs=EPOCHS, lr_inv=LR_INV, seed=SEED,
-                       validate=validate)
+    """What plan.prepare() builds (the paper's training parameters), but with
+    the training set repeated where the fleet needs more than it holds."""
+    config = RunConfig.of(boards=(board,), devices=devices, mode=mode, dataset=dataset, model=model, out=out,
+                          buffers=buffers, validate=validate)
+    t = config.training
     dims = check_options(config)
-    boards = resolve_boards(config, dims)
-    data = repeated(datasets.load(dataset, SEED), devices * BUFFER * buffers)
-    shards = data.shards(devices, SEED)
-    schedule = plan_rounds(shards[0][0].shape[0], BUFFER, EPOCHS, buffers=buffers)
-    layers = list(tifed_models.layer_groups(devices, len(dims) - 1)) if mode == "single" else [None] * devices
-    return RunPlan(config=config, dims=dims, boards=boards, layers=layers, data=data, shards=shards, schedule=schedule)
+    boards = resolve_boards(config)
+    data = repeated(datasets.load(dataset, t.seed), devices * t.buffer_len * buffers)
+    shards = data.shards(devices, t.seed)
+    schedule = plan_rounds(shards[0][0].shape[0], t.buffer_len, t.epochs, buffers=buffers)
+    return RunPlan(config=config, dims=dims, boards=boards, layers=t.layers(), data=data, shards=shards,
+                   schedule=schedule)
 
 
 def run_timed(board: str, devices: int, **kwargs) -> TimedFederation:
@@ -78,7 +77,8 @@ def wire_row(board: str, model: str, dataset: str, mode: str, devices: int = 4) 
     per_device_round = sum(t.wire_bytes for t in steady) / (len(steady) * devices)
     workers = fed.worker_list()
     raw = statistics.mean(raw_int32_bytes(dims, w.trained_layers) for w in workers)
-    samples_raw = BUFFER * (dims[0] + 1) / EPOCHS
+    t = fed.plan.training
+    samples_raw = t.buffer_len * (dims[0] + 1) / t.epochs
     clients = [w.client for w in workers if getattr(w, "client", None) is not None]
     return {
         "model": model_name(dims),

@@ -19,10 +19,12 @@ import tifed_models
 from tifed.training import datasets
 from tifed.bench.machine import all_blas_threads, load_average, one_blas_thread
 from tifed.bench.macs import model_name
+from tifed.training.config import default_of
 from tifed_models import naive
 
 DIMS = (784, 200, 10)
-BATCH, LR_INV, K, BUFFER = 25, 2048, 8, 50
+BATCH, LR_INV, BUFFER = default_of("batch"), default_of("lr_inv"), default_of("buffer_len")
+K = 8  # the paper's devices
 
 
 def _setup(dims, seed: int = 0):

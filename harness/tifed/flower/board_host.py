@@ -5,7 +5,7 @@ loads the data set itself and takes those devices' shards (data stays on the
 node; the server checks a digest of every buffer), starts the devices with
 the board plug-ins (tifed.boards) and drives each through the same Worker as
 `tifed run` (server/workers.py: DeviceWorker over DeviceClient, or
-ReferenceWorker for `sim`). The serial link stays between this host and its
+ReferenceWorker for `sim`, started by the same start_workers). The serial link stays between this host and its
 boards: only int32 tensors cross the network.
 
 Nothing here imports Flower: client_app.py turns messages into calls.
@@ -21,15 +21,17 @@ from typing import Any, Callable
 import numpy as np
 
 import tifed_models
-from tifed.firmware import build
 from tifed.boards.base import Board
-from tifed.config import RunConfig, apply_fleet, prepare, resolve_boards
+from tifed.config import RunConfig
 from tifed.errors import ConfigError, TifedError, one_line
+from tifed.firmware import build
 from tifed.flower.options import training_from_json
-from tifed.flower.strategy import buffer_digest
+from tifed.plan import apply_fleet, prepare, resolve_boards
+from tifed.rounds.digest import buffer_digest
 from tifed.server.link_tally import link_delta, link_totals
+from tifed.server.workers import Worker, start_workers
+from tifed.training.config import TrainingConfig
 from tifed.training.schedule import Round
-from tifed.server.workers import DeviceWorker, ReferenceWorker, TrainSpec, Worker
 
 _PROBE_MODEL = "1-1"  # the smallest model: board checks before any run's model is known
 
@@ -49,9 +51,9 @@ class NodeSpec:
     def run_config(self) -> RunConfig:
         """This node's boards as a RunConfig over its own devices (the
         training fields are placeholders until a run says what they are)."""
-        return RunConfig(boards=self.boards, devices=self.devices or (None if self.fleet else len(self.boards)),
-                         mode="full", dataset="digits", model=_PROBE_MODEL, out=".", fleet=self.fleet,
-                         baud=self.baud, timeout=self.timeout, chunk=self.chunk)
+        return RunConfig.of(boards=self.boards, devices=self.devices or (None if self.fleet else len(self.boards)),
+                            mode="full", dataset="digits", model=_PROBE_MODEL, out=".", fleet=self.fleet,
+                            baud=self.baud, timeout=self.timeout, chunk=self.chunk)
 
 
 class BoardHost:
@@ -65,7 +67,7 @@ class BoardHost:
         self._config = config  # boards resolved to one label per device when a fleet is used
         if not config.boards:
             raise ConfigError("give at least one --board (or --fleet FILE)")
-        self.boards: list[Board] = resolve_boards(config, tifed_models.parse_model(_PROBE_MODEL), self._fleet_boards)
+        self.boards: list[Board] = resolve_boards(config, self._fleet_boards)
         self.n = len(self.boards)
         self.offset = spec.offset
         for board in {id(b): b for b in self.boards}.values():
@@ -76,9 +78,8 @@ class BoardHost:
         self.workers: dict[int, Worker] = {}  # global device id -> worker
         self.failed: dict[int, str] = {}
         self._shards: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._buffer_len = 0
-        self.dims: tuple[int, ...] = ()
-        self.layers: dict[int, int | None] = {}  # device -> its layer (single mode) or None
+        self.training: TrainingConfig | None = None  # the run's
+        self._layers: dict[int, int | None] = {}  # device -> its layer (single mode) or None
         self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.n), thread_name_prefix="board")
 
     @property
@@ -86,8 +87,7 @@ class BoardHost:
         return list(range(self.offset, self.offset + self.n))
 
     def trained_layers(self, device: int) -> list[int]:
-        layer = self.layers[device]
-        return list(range(len(self.dims) - 1)) if layer is None else [layer]
+        return self.training.trained_layers(self._layers[device])
 
     def describe(self) -> dict[str, Any]:
         return {"offset": self.offset, "boards": [b.name for b in self.boards],
@@ -112,42 +112,24 @@ class BoardHost:
         return {str(d): {"firmware": w.firmware(), "link": w.link()}
                 for d, w in self.workers.items() if d not in self.failed}
 
-    def _start(self, run_id: int, training: dict[str, Any]) -> None:
-        K = training["devices"]
+    def _start(self, run_id: int, training: TrainingConfig) -> None:
+        K = training.devices
         if self.offset + self.n > K:
             raise ConfigError(f"this node holds devices {self.offset}-{self.offset + self.n - 1}, "
                               f"the run has {K}")
         # The run as the server plans it (same checks, data, shards, layers) ...
-        shared = RunConfig(boards=("sim",), devices=K, out=".",
-                           **{k: v for k, v in training.items() if k != "devices"})
-        plan = prepare(shared)
+        plan = prepare(RunConfig(training=training, boards=("sim",), out="."))
         # ... and this node's boards checked against its model (RAM).
-        local = dataclasses.replace(self._config, mode=training["mode"], dataset=training["dataset"],
-                                    model=training["model"], buffer_len=training["buffer_len"],
-                                    batch=training["batch"], epochs=training["epochs"],
-                                    lr_inv=training["lr_inv"], seed=training["seed"])
-        resolve_boards(local, plan.dims, self._fleet_boards)
-        spec = TrainSpec(plan.dims, training["buffer_len"], training["batch"], training["lr_inv"], training["seed"])
-        self.dims = plan.dims
-        self.layers = {d: plan.layers[d] for d in self.device_ids}
-        self._buffer_len = training["buffer_len"]
+        local = dataclasses.replace(self._config, training=dataclasses.replace(
+            training, devices=self._config.training.devices))
+        resolve_boards(local, self._fleet_boards)
+        self.training = training
+        self._layers = {d: plan.layers[d] for d in self.device_ids}
         self._shards = {d: plan.shards[d] for d in self.device_ids}
         self.run_id = run_id
-        self._start_workers(spec, plan.layers)
+        start_workers(dict(zip(self.device_ids, self.boards)), self._layers, training, self.workers)
         self._each(list(self.workers.values()), lambda w: w.setup())
         self._each(list(self.workers.values()), lambda w: w.refresh_stats())
-
-    def _start_workers(self, spec: TrainSpec, layers: list[int | None]) -> None:
-        by_board: dict[int, list[int]] = {}
-        for d, board in zip(self.device_ids, self.boards):
-            if board.has_device:
-                by_board.setdefault(id(board), []).append(d)
-            else:
-                self.workers[d] = ReferenceWorker(d, board, layers[d], spec)
-        for ids in by_board.values():
-            board = self.boards[ids[0] - self.offset]
-            for d, running in zip(ids, board.start_many(ids)):
-                self.workers[d] = DeviceWorker(d, board, layers[d], spec, running)
 
     def train(self, run_id: int, rnd: Round, model: tifed_models.Model, devices: list[int],
               last: bool = False) -> tuple[dict[int, tifed_models.Model], dict[str, Any]]:
@@ -160,11 +142,10 @@ class BoardHost:
         if unknown:
             raise ConfigError(f"asked for devices {unknown}, this node holds {self.device_ids}")
         asked = [d for d in devices if d not in self.failed]
-        part = rnd.samples(self._buffer_len)
 
         def one(d: int) -> dict[str, Any]:
             w = self.workers[d]
-            x, y = self._shards[d][0][part], self._shards[d][1][part]
+            x, y = rnd.take(self._shards[d], self.training.buffer_len)
             before, t0 = link_totals(w), time.monotonic()
             update = w.train_round(model, rnd.buffer, x, y)
             link = link_delta({d: w}, {d: before})

@@ -68,7 +68,7 @@ def train(message: Message, context: Context) -> Message:
             raise ConfigError(f"run {message.metadata.run_id} has not started its devices on this node")
         if wire.MODEL not in message.content.array_records or "round" not in message.content.config_records:
             raise ConfigError("a train message needs the global model and the round")
-        model = tensors.read_model(message.content.array_records[wire.MODEL], host.dims, "global model")
+        model = tensors.read_model(message.content.array_records[wire.MODEL], host.training.dims, "global model")
         info = message.content.config_records["round"]
         rnd = Round(int(info["round"]), int(info["buffer"]), int(info["epoch"]))
         models, report = host.train(message.metadata.run_id, rnd, model, [int(d) for d in info["devices"]],

@@ -3,10 +3,10 @@
 plus what only a federation over a network needs (node and join timeouts).
 
 They travel as Flower's run config (app/pyproject.toml [tool.flwr.app.config]
-holds the defaults, `flwr run --run-config` the values; keys are the CLI's
+lists the keys, `flwr run --run-config` gives the values; keys are the CLI's
 option names without dashes in front) and reach the ServerApp in
 `context.run_config`. The ServerApp sends the nodes only the training part
-(`training_json`), so every node trains with exactly what the server
+(TrainingConfig's JSON), so every node trains with exactly what the server
 validated.
 """
 from __future__ import annotations
@@ -15,36 +15,17 @@ import dataclasses
 import json
 from typing import Any, Mapping
 
-from tifed.config import RunConfig, RunPlan, prepare
+from tifed.config import RecoveryOptions, RunConfig
 from tifed.errors import ConfigError
+from tifed.plan import RunPlan, prepare
+from tifed.training.config import TrainingConfig, field_names
 
-# The Flower run config keys and their defaults; app/pyproject.toml repeats
-# them (a unit test keeps the two equal). 0 means "not set" where the CLI
-# option is optional: Flower's run config has no null.
-RUN_CONFIG_DEFAULTS: dict[str, Any] = {
-    "devices": 0,
-    "mode": "full",
-    "dataset": "digits",
-    "model": "64-32-10",
-    "buffers": 0,
-    "rounds": 0,
-    "buffer-len": 50,
-    "batch": 25,
-    "epochs": 5,
-    "lr-inv": 2048,
-    "seed": 0,
-    "validate": True,
-    "out": "",
-    "quorum": 0,
-    "round-timeout": 0.0,
-    "stop-on-divergence": False,
-    "node-timeout": 900.0,
-    "join-timeout": 300.0,
-}
-
-# What a node needs to train its devices: the RunConfig fields of the run.
-TRAINING_FIELDS = ("devices", "mode", "dataset", "model", "buffers", "rounds", "buffer_len", "batch",
-                   "epochs", "lr_inv", "seed")
+# Flower's run config (app/pyproject.toml [tool.flwr.app.config] must list
+# exactly these keys; a unit test checks it). The training keys are the
+# fields of TrainingConfig with dashes, their defaults there: here 0 or ""
+# means "not set" (Flower's run config has no null).
+TRAINING_KEYS = {name.replace("_", "-"): name for name in field_names()}
+_TEXT_FIELDS = {f.name for f in dataclasses.fields(TrainingConfig) if f.type == "str"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +35,20 @@ class FederationOptions:
     # Seconds a node may take to answer one message before its devices are
     # dropped: the bound on a node that hangs but still heartbeats (one that
     # vanishes is reported by Flower after about 60 s of missed heartbeats).
-    node_timeout: float = RUN_CONFIG_DEFAULTS["node-timeout"]
-    join_timeout: float = RUN_CONFIG_DEFAULTS["join-timeout"]  # s to wait for nodes to cover the fleet
+    node_timeout: float = 900.0
+    join_timeout: float = 300.0  # s to wait for nodes to cover the fleet
+
+
+RUN_CONFIG_DEFAULTS: dict[str, Any] = {
+    **{key: "" if name in _TEXT_FIELDS else 0 for key, name in TRAINING_KEYS.items()},
+    "validate": RunConfig.__dataclass_fields__["validate"].default,
+    "out": "",
+    "quorum": 0,
+    "round-timeout": 0.0,
+    "stop-on-divergence": RecoveryOptions().stop_on_divergence,
+    "node-timeout": FederationOptions().node_timeout,
+    "join-timeout": FederationOptions().join_timeout,
+}
 
 
 def check_federation(fed: FederationOptions) -> None:
@@ -78,30 +71,27 @@ def from_run_config(rc: Mapping[str, Any]) -> tuple[RunConfig, FederationOptions
     unknown = sorted(set(rc) - set(RUN_CONFIG_DEFAULTS))
     if unknown:
         raise ConfigError(f"unknown run config keys: {', '.join(unknown)} (known: {', '.join(RUN_CONFIG_DEFAULTS)})")
-    devices = _typed(rc, "devices", int)
-    if devices < 1:
-        raise ConfigError("run config devices must be set to the number of devices of the fleet (K >= 1)")
+    training = {}
+    for key, name in TRAINING_KEYS.items():
+        value = _typed(rc, key, str if name in _TEXT_FIELDS else int)
+        if value not in (0, ""):  # not set: TrainingConfig's default
+            training[name] = value
     out = _typed(rc, "out", str)
+    if "devices" not in training:
+        raise ConfigError("run config devices must be set to the number of devices of the fleet (K >= 1)")
     if not out:
         raise ConfigError("run config out must name the folder for results.json (on the SuperLink's host)")
-    config = RunConfig(
+    missing = [key for key in ("mode", "dataset", "model") if key not in training]
+    if missing:
+        raise ConfigError(f"run config {', '.join(missing)} must be set (as for tifed run)")
+    config = RunConfig.of(
         boards=("sim",),  # placeholder: the nodes own the boards
-        devices=devices,
-        mode=_typed(rc, "mode", str),
-        dataset=_typed(rc, "dataset", str),
-        model=_typed(rc, "model", str),
         out=out,
-        buffers=_typed(rc, "buffers", int) or None,
-        rounds=_typed(rc, "rounds", int) or None,
-        buffer_len=_typed(rc, "buffer-len", int),
-        batch=_typed(rc, "batch", int),
-        epochs=_typed(rc, "epochs", int),
-        lr_inv=_typed(rc, "lr-inv", int),
-        seed=_typed(rc, "seed", int),
         validate=_typed(rc, "validate", bool),
         quorum=_typed(rc, "quorum", int) or None,
         round_timeout=_typed(rc, "round-timeout", float) or None,
         stop_on_divergence=_typed(rc, "stop-on-divergence", bool),
+        **training,
     )
     fed = FederationOptions(
         node_timeout=_typed(rc, "node-timeout", float),
@@ -112,23 +102,16 @@ def from_run_config(rc: Mapping[str, Any]) -> tuple[RunConfig, FederationOptions
 
 def to_run_config(config: RunConfig, fed: FederationOptions) -> dict[str, Any]:
     """The inverse of from_run_config (what `tifed serve` hands to `flwr run`)."""
+    training = config.training.to_json()
+    r = config.recovery
     return {
-        "devices": config.devices,
-        "mode": config.mode,
-        "dataset": config.dataset,
-        "model": config.model,
-        "buffers": config.buffers or 0,
-        "rounds": config.rounds or 0,
-        "buffer-len": config.buffer_len,
-        "batch": config.batch,
-        "epochs": config.epochs,
-        "lr-inv": config.lr_inv,
-        "seed": config.seed,
+        **{key: training[name] if training[name] is not None else RUN_CONFIG_DEFAULTS[key]
+           for key, name in TRAINING_KEYS.items()},
         "validate": config.validate,
         "out": config.out,
-        "quorum": config.quorum or 0,
-        "round-timeout": float(config.round_timeout or 0.0),
-        "stop-on-divergence": config.stop_on_divergence,
+        "quorum": r.quorum or 0,
+        "round-timeout": float(r.round_timeout or 0.0),
+        "stop-on-divergence": r.stop_on_divergence,
         "node-timeout": float(fed.node_timeout),
         "join-timeout": float(fed.join_timeout),
     }
@@ -152,22 +135,20 @@ def toml_text(values: Mapping[str, Any]) -> str:
 def server_plan(config: RunConfig, fed: FederationOptions) -> RunPlan:
     """Every check of `tifed run` that needs no board (the nodes check theirs)
     plus the federation's own; the plan gives data, shards and schedule."""
-    if config.faults is not None:
+    if config.recovery.faults is not None:
         raise ConfigError("--faults works on a node's own links, not over Flower")
     check_federation(fed)
     return prepare(config)
 
 
 def training_json(config: RunConfig) -> str:
-    return json.dumps({name: getattr(config, name) for name in TRAINING_FIELDS}, sort_keys=True)
+    """What the server tells every node about the run (TrainingConfig's JSON)."""
+    return json.dumps(config.training.to_json(), sort_keys=True)
 
 
-def training_from_json(text: str) -> dict[str, Any]:
+def training_from_json(text: str) -> TrainingConfig:
     try:
         values = json.loads(text)
     except (TypeError, ValueError):
         raise ConfigError("the server sent an unreadable training configuration") from None
-    if not isinstance(values, dict) or set(values) != set(TRAINING_FIELDS):
-        raise ConfigError("the server's training configuration has other fields than this node knows "
-                          "(tifed versions differ?)")
-    return values
+    return TrainingConfig.from_json(values, "the server's training configuration")

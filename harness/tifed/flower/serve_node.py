@@ -21,8 +21,12 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from tifed.cli_args import (EXIT_ERROR, EXIT_NOT_BITEXACT, EXIT_OK, add_link_options, add_recovery_options,
+                            add_training_options, natural, positive, seconds)
 from tifed.config import RunConfig
 from tifed.errors import ConfigError, TifedError
+from tifed.flower.options import FederationOptions
+from tifed.training.config import field_names
 
 READY_TIMEOUT = 120.0  # seconds for a SuperLink to open its port
 RUN_STARTED = re.compile(r"Successfully started run (\d+)")
@@ -50,7 +54,7 @@ def add_tls_options(parser: argparse.ArgumentParser, server: bool) -> None:
                          help="this node's private key, for a SuperLink with --enable-supernode-auth")
 
 
-def add_parsers(sub, add_training_options, add_link_options, positive, seconds, natural) -> None:
+def add_parsers(sub) -> None:
     serve = sub.add_parser("serve", help="a Flower SuperLink, and a federated run on it (docs/FLOWER.md)")
     where = serve.add_mutually_exclusive_group(required=True)
     where.add_argument("--address", metavar="HOST:PORT",
@@ -59,18 +63,13 @@ def add_parsers(sub, add_training_options, add_link_options, positive, seconds, 
     add_tls_options(serve, server=True)
     serve.add_argument("--devices", type=positive, metavar="K", help="devices of the fleet, over all nodes")
     add_training_options(serve, required=False)
-    fed = serve.add_argument_group("faults and recovery (as for tifed run: docs/RELIABILITY.md, docs/FLOWER.md)")
-    fed.add_argument("--quorum", type=positive, metavar="N",
-                     help="fewest accepted updates a round aggregates, and fewest devices the run goes on with "
-                          "(default: all K)")
-    fed.add_argument("--round-timeout", type=seconds, metavar="S",
-                     help="close a round S seconds after it starts once a quorum of updates is in; a node still "
-                          "busy is left out of it (default: wait for every node)")
-    fed.add_argument("--stop-on-divergence", action="store_true", help="end the run when it collapses")
-    fed.add_argument("--node-timeout", type=seconds, default=900.0, metavar="S",
-                     help="drop a node that has not answered a message for S seconds (default 900)")
-    fed.add_argument("--join-timeout", type=seconds, default=300.0, metavar="S",
-                     help="seconds to wait for nodes to cover devices 0..K-1 (default 300)")
+    fed = add_recovery_options(serve, "faults and recovery (as for tifed run: docs/RELIABILITY.md, docs/FLOWER.md)",
+                               "a node")
+    defaults = FederationOptions()
+    fed.add_argument("--node-timeout", type=seconds, default=defaults.node_timeout, metavar="S",
+                     help=f"drop a node that has not answered a message for S seconds (default {defaults.node_timeout:g})")
+    fed.add_argument("--join-timeout", type=seconds, default=defaults.join_timeout, metavar="S",
+                     help=f"seconds to wait for nodes to cover devices 0..K-1 (default {defaults.join_timeout:g})")
 
     node = sub.add_parser("node", help="a Flower SuperNode for the boards on this host (docs/FLOWER.md)")
     node.add_argument("--superlink", required=True, metavar="HOST:PORT", help="the SuperLink's address")
@@ -91,8 +90,6 @@ def add_parsers(sub, add_training_options, add_link_options, positive, seconds, 
 
 
 def _federation_options(args):
-    from tifed.flower.options import FederationOptions
-
     return FederationOptions(node_timeout=args.node_timeout, join_timeout=args.join_timeout)
 
 
@@ -103,10 +100,9 @@ def _run_config(args) -> RunConfig | None:
     missing = [f"--{name}" for name in TRAINING_REQUIRED if getattr(args, name) is None]
     if missing:
         raise ConfigError(f"a run needs {', '.join(missing)} as well (or give no run options to only serve)")
-    return RunConfig(
-        boards=("sim",), devices=args.devices, mode=args.mode, dataset=args.dataset, model=args.model,
-        out=str(Path(args.out).resolve()), buffers=args.buffers, rounds=args.rounds, buffer_len=args.buffer_len,
-        batch=args.batch, epochs=args.epochs, lr_inv=args.lr_inv, seed=args.seed, validate=args.validate,
+    return RunConfig.of(
+        boards=("sim",), out=str(Path(args.out).resolve()), validate=args.validate,
+        **{name: getattr(args, name) for name in field_names()},
         quorum=args.quorum, round_timeout=args.round_timeout, stop_on_divergence=args.stop_on_divergence,
     )
 
@@ -261,7 +257,6 @@ def _stop_run(run_id: str, env) -> None:
 
 
 def _verdict(results: Path) -> int:
-    from tifed.cli import EXIT_ERROR, EXIT_NOT_BITEXACT, EXIT_OK
     from tifed.output.progress import print_summary
 
     doc = json.loads(results.read_text())

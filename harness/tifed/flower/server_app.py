@@ -7,8 +7,9 @@ with the run config of options.py. It then
    up its devices (CONFIGURE, feedback seed and the feedback check, exactly
    as `tifed run` does) and says which devices it holds, until the nodes
    cover devices 0 .. K-1 (roster.py), or fails after join-timeout;
-2. runs the schedule of `tifed run` (server/schedule.py), one `train`
-   message per node and round, through TifedStrategy; after the last round
+2. runs the schedule of `tifed run` (training/schedule.py), one `train`
+   message per node and round, through TifedStrategy (the round core of
+   `tifed run`, rounds/core.py); after the last round
    the nodes stop their devices (a run that stops early sends query.finish).
 
 Deadlines, as in `tifed run` (docs/RELIABILITY.md): a round waits for every
@@ -44,8 +45,6 @@ from tifed.training.schedule import Round
 
 POLL = 0.2  # seconds between pulls for replies
 FINISH_TIMEOUT = 30.0  # seconds the nodes get to stop their devices when a run ends early
-# results.json round keys in interfaces.md's order; the others follow.
-ROUND_KEYS = ("round", "buffer", "test_accuracy", "bitexact", "wire_bytes", "seconds", "device_instructions")
 
 app = ServerApp()
 
@@ -67,11 +66,10 @@ class FlowerFederation:
         self.fed = fed
         self.grid = grid
         self.stream = stream if stream is not None else sys.stdout
-        self.strategy: TifedStrategy | None = None
-        self.roster = Roster(plan.config.devices)
+        self.roster = Roster(plan.training.devices)
+        self.strategy = TifedStrategy(plan, fed, self.roster, on_event=lambda line: self._say(f"tifed: warning: {line}"))
         self.started_nodes: list[int] = []  # joined and not yet stopped
         self.device_info: dict[int, dict[str, Any]] = {}  # firmware, link per device
-        self.stopped: str | None = None
         self._late: dict[int, tuple[str, float]] = {}  # node -> (unanswered message id, pushed at)
         self._wake = threading.Event()  # never set: an interruptible wait between pulls
         self._t0 = time.monotonic()
@@ -87,17 +85,15 @@ class FlowerFederation:
         self.results.write()
         try:
             self._discover()
-            self.strategy = TifedStrategy(self.plan, self.fed, self.roster)
             self._describe_fleet()
             self.strategy.summary()
-            c = self.plan.config
-            title = f"{c.dataset} {'-'.join(map(str, self.plan.dims))} {c.mode} x{c.devices} on " \
+            t = self.plan.training
+            title = f"{t.dataset} {'-'.join(map(str, self.plan.dims))} {t.mode} x{t.devices} on " \
                     f"{len(self.roster.nodes)} Flower nodes"
-            with RunProgress(len(self.plan.schedule), title, stream=self.stream, devices=c.devices) as progress:
+            with RunProgress(len(self.plan.schedule), title, stream=self.stream, devices=t.devices) as progress:
                 for rnd in self.plan.schedule:
                     self._round(rnd, progress, last=rnd is self.plan.schedule[-1])
-                    if self.strategy.guard.found is not None and c.stop_on_divergence:
-                        self.stopped = "divergence"
+                    if self.strategy.core.should_stop():
                         break
             if self.started_nodes:  # stopped early (divergence): the nodes still run their devices
                 self._finish_nodes(quiet=True)
@@ -123,21 +119,13 @@ class FlowerFederation:
         self.results.finish(self._elapsed(), self._model(), error=one_line(exc))
 
     def _update_final_extras(self) -> None:
-        s = self.strategy
-        dropped = s.dropped if s is not None else {}
-        self.results.extra_final = {
-            "quorum": self.plan.quorum,
-            "dropped_devices": [{"device": d, **v} for d, v in sorted(dropped.items())],
-            "divergence": s.guard.found if s is not None else None,
-            "stopped": self.stopped,
-            "resumed_after_rounds": [],  # --resume is `tifed run`'s alone
-        }
+        self.results.extra_final = self.strategy.core.final_extras()  # --resume is `tifed run`'s alone: none
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._t0
 
     def _model(self):
-        return self.strategy.global_model if self.strategy is not None else None
+        return self.strategy.global_model
 
     def _say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -171,7 +159,7 @@ class FlowerFederation:
         request = RecordDict({wire.RUN: wire.json_record({"training": training_json(self.plan.config)})})
         asked: dict[str, int] = {}  # message id -> node id
         tried: set[int] = set()
-        self._say(f"waiting for nodes that hold devices 0-{self.plan.config.devices - 1}")
+        self._say(f"waiting for nodes that hold devices 0-{self.plan.training.devices - 1}")
         while True:
             fresh = [n for n in self.grid.get_node_ids() if n not in tried]
             if fresh:
@@ -198,7 +186,7 @@ class FlowerFederation:
             self._wake.wait(POLL)
 
     def _describe_fleet(self) -> None:
-        K = self.plan.config.devices
+        K = self.plan.training.devices
         boards = [self.roster.board_of(d) for d in range(K)]
         self.results.config["device_boards"] = boards
         self.results.config["boards"] = list(dict.fromkeys(boards))
@@ -224,17 +212,17 @@ class FlowerFederation:
     # --- 2. rounds --------------------------------------------------------------
 
     def _round(self, rnd: Round, progress: RunProgress, last: bool) -> None:
-        s, c = self.strategy, self.plan.config
+        s = self.strategy
         t0 = time.monotonic()
-        s.begin_round()
+        s.begin_round(rnd, t0)
         self._settle_late(rnd.number, wait=False)
-        while len(s.free_devices()) < s.quorum and self._late:  # a quorum needs some late nodes back
+        while s.core.needs_late_back():  # a quorum needs some late nodes back
             self._settle_late(rnd.number, wait=True)
         arrays = tensors.model_record(s.global_model)
         config = ConfigRecord({"round": rnd.number, "buffer": rnd.buffer, "epoch": rnd.epoch, "last": last})
         node_of = self._push(list(s.configure_train(rnd.number, arrays, config, self.grid)))
         s.track(node_of)
-        s.expect(rnd)  # the reference's updates, while the nodes train
+        s.expect()  # the reference's updates, while the nodes train
         replies = self._collect(node_of, t0)
         for mid, node_id in node_of.items():
             if node_id in replies:
@@ -243,11 +231,7 @@ class FlowerFederation:
                 s.node_failed(node_id, rnd.number, f"no answer within {self.fed.node_timeout:g} s")
             else:
                 self._late[node_id] = (mid, t0)
-                s.late.add(node_id)
-                for d in s.devices_of(node_id):
-                    s.events.append({"device": d, "event": "late",
-                                     "detail": f"no update within the round deadline of {c.round_timeout:g} s",
-                                     "action": "left out of this round; its update will be discarded"})
+                s.core.mark_late(s.devices_of(node_id))
                 self._say(f"round {rnd.number}: {self.roster.nodes[node_id].describe()} missed the round deadline")
         if last:  # the nodes that answered have stopped their devices
             self.started_nodes = [n for n in self.started_nodes if n not in replies]
@@ -257,22 +241,20 @@ class FlowerFederation:
             self._take_device_info(s.finish_info)
             self.results.devices = self._device_entries()  # drops are recorded even when the run stops here
             self._update_final_extras()
-        entry = {"round": rnd.number, "buffer": rnd.buffer, **s.last_entry,
-                 "seconds": round(time.monotonic() - t0, 4)}
-        entry = {k: entry[k] for k in ROUND_KEYS} | {k: v for k, v in entry.items() if k not in ROUND_KEYS}
+        entry = s.last_entry
         self.results.add_round(entry, self._elapsed())
         progress.round_done(entry)
         for event in entry["events"]:
             if event["event"] == "dropped":
                 self._say(f"round {rnd.number}: dropped device {event['device']}: {event['detail']} "
-                          f"({len(s.active)} of {c.devices} devices left, quorum {s.quorum})")
-        if entry.get("diverged"):
-            self._say(f"tifed: warning: {s.guard.found['message']}")
+                          f"({len(s.core.active)} of {self.plan.training.devices} devices left, "
+                          f"quorum {s.core.quorum})")
 
     def _collect(self, node_of: dict[str, int], t0: float) -> dict[int, Message]:
         """Replies until all are in, or the round deadline has passed with a
         quorum of updates in, or node-timeout."""
-        c, s = self.plan.config, self.strategy
+        s = self.strategy
+        timeout = self.plan.config.recovery.round_timeout
         replies: dict[int, Message] = {}
         pending = dict(node_of)
         while pending:
@@ -282,9 +264,9 @@ class FlowerFederation:
             now = time.monotonic()
             if not pending or now - t0 >= self.fed.node_timeout:
                 break
-            if c.round_timeout is not None and now - t0 >= c.round_timeout:
+            if timeout is not None and now - t0 >= timeout:
                 updates = sum(len(s.asked_nodes().get(n, [])) for n, r in replies.items() if not r.has_error())
-                if updates >= s.quorum:
+                if updates >= s.core.quorum:
                     break
             self._wake.wait(POLL)
         return replies
@@ -304,16 +286,13 @@ class FlowerFederation:
                 if reply is None and now - pushed < self.fed.node_timeout:
                     continue
                 del self._late[node_id]
-                s.late.discard(node_id)
                 settled = True
                 if reply is None:
                     s.node_failed(node_id, round_number, f"no answer within {self.fed.node_timeout:g} s")
                 elif reply.has_error():
                     s.node_failed(node_id, round_number, " ".join(str(reply.error.reason).split()))
                 else:
-                    for d in s.devices_of(node_id):
-                        s.events.append({"device": d, "event": "late update discarded",
-                                         "detail": "it finished a round that had closed without it"})
+                    s.core.late_update_discarded(s.devices_of(node_id))
             if settled or not wait:
                 return
             self._wake.wait(POLL)
@@ -325,7 +304,7 @@ class FlowerFederation:
         node that does not answer is left alone (it stops its devices at the
         next run or when it exits)."""
         s = self.strategy
-        nodes = [n for n in self.started_nodes if s is None or n in s.nodes_in_run()]
+        nodes = [n for n in self.started_nodes if n in s.nodes_in_run()]
         try:
             node_of = self._push([self._message(n, wire.FINISH) for n in nodes]) if nodes else {}
             deadline = time.monotonic() + FINISH_TIMEOUT
@@ -353,7 +332,7 @@ class FlowerFederation:
             return []
         s = self.strategy
         entries = []
-        for d in range(self.plan.config.devices):
+        for d in range(self.plan.training.devices):
             info = self.roster.node_of(d)
             extra = self.device_info.get(d, {})
             entry = {
@@ -365,7 +344,7 @@ class FlowerFederation:
                 "node": info.node_id,
                 "host": info.host,
             }
-            if s is not None and d in s.dropped:
-                entry["dropped"] = s.dropped[d]
+            if d in s.core.dropped:
+                entry["dropped"] = s.core.dropped[d]
             entries.append(entry)
         return entries

@@ -24,6 +24,7 @@ from tifed.errors import ConfigError
 from tifed.robot import results_check, step_case
 from tifed.robot.cli_run import CliRun, run_tifed
 from tifed.robot.devices import Fleet
+from tifed.training.config import default_of
 
 RUN_TIMEOUT = 900.0  # seconds for one `tifed run`; a hang fails the test instead of the suite
 STEP_TIMEOUT = 300.0
@@ -299,7 +300,8 @@ class TifedKeywords:
         return clients[int(index)].identify().arena_bytes
 
     @keyword("RAM Arena Needed By Model")
-    def ram_arena_needed_by_model(self, model: str, buffer_len: int = 50, batch: int = 25) -> int:
+    def ram_arena_needed_by_model(self, model: str, buffer_len: int = default_of("buffer_len"),
+                                  batch: int = default_of("batch")) -> int:
         """Bytes of RAM arena `model` needs for a buffer and batch (PROTOCOL.md formula)."""
         return tifed_models.arena_bytes(tifed_models.parse_model(model), int(buffer_len), int(batch))
 
@@ -319,8 +321,9 @@ class TifedKeywords:
 
     @keyword
     def step_results_should_be_identical_for_engines(self, *engines: str, model: str = "64-32-10",
-                                                     samples: int = 60, batch: int = 25, epochs: int = 2,
-                                                     lr_inv: int = 2048, layer: int = -1, seed: int = 1) -> None:
+                                                     samples: int = 60, batch: int = default_of("batch"),
+                                                     epochs: int = 2, lr_inv: int = default_of("lr_inv"),
+                                                     layer: int = -1, seed: int = 1) -> None:
         """`tifed step` on one generated case gives the same trained model and
         predictions with every engine; the case must really train."""
         if len(engines) < 2:

@@ -7,7 +7,7 @@ import concurrent.futures as cf
 import time
 
 from tifed.errors import TifedError
-from tifed.server.workers import LocalUpdate
+from tifed.rounds.core import Update
 
 
 def collect_updates(futures: dict[cf.Future, int], deadline: float | None, quorum: int):
@@ -15,7 +15,7 @@ def collect_updates(futures: dict[cf.Future, int], deadline: float | None, quoru
     training). A TifedError from a device is its failure; any other
     exception is a harness bug and is raised."""
     pending = set(futures)
-    received: dict[int, LocalUpdate] = {}
+    received: dict[int, Update] = {}
     failed: dict[int, BaseException] = {}
     while pending:
         now = time.monotonic()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from tifed.rounds.core import LINK_COUNTERS
 from tifed.server.workers import Worker
-
-LINK_COUNTERS = ("retransmissions", "naks", "timeouts", "bad_frames", "stale_frames")
 
 
 def link_totals(worker: Worker) -> dict[str, int]:

@@ -8,7 +8,9 @@ import argparse
 import dataclasses
 from typing import Any
 
-from tifed.config import RunConfig, RunPlan, config_from_dict
+from tifed.config import RunConfig, config_from_dict
+
+from tifed.plan import RunPlan
 from tifed.errors import ConfigError
 from tifed.server import checkpoint as ckpt
 
@@ -38,5 +40,5 @@ def check_resumable(plan: RunPlan, cp: ckpt.Checkpoint, folder: str) -> None:
         raise ConfigError(f"--resume {folder}: the saved model is {'-'.join(map(str, cp.model.dims))}, "
                           f"the options say {'-'.join(map(str, plan.dims))}")
     found = (cp.guard or {}).get("found")
-    if found is not None and plan.config.stop_on_divergence:
+    if found is not None and plan.config.recovery.stop_on_divergence:
         raise ConfigError(f"--resume {folder}: the run stopped on divergence at round {found['round']}; nothing to resume")

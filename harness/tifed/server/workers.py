@@ -18,46 +18,27 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import dataclasses
 import termios
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import serial
 
 import tifed_models
 from tifed.boards.base import Board, RunningDevice
+from tifed.firmware import build
 from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError
 from tifed.links.faults import FaultSpec, fault_url
 from tifed.links.settings import Throughput
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import TensorKind, tensor_id
 from tifed.links.transport import open_link
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainSpec:
-    """What every device's local training round uses (algorithm.md)."""
-
-    dims: tuple[int, ...]
-    buffer_len: int
-    batch: int
-    lr_inv: int
-    seed: int
-
-    @property
-    def classes(self) -> int:
-        return self.dims[-1]
+from tifed.rounds.core import Update
+from tifed.training.config import TrainingConfig
 
 
 MAX_RECOVERIES = 2  # re-provisions of one device within one round before it is dropped
-
-
-@dataclasses.dataclass
-class LocalUpdate:
-    model: tifed_models.Model  # the device's model after its pass (untrained layers = the global model)
-    instructions: int | None  # the TRAIN counter; None when the board has none
 
 
 class Worker(abc.ABC):
@@ -65,7 +46,7 @@ class Worker(abc.ABC):
 
     is_reference = False  # True: its update IS the reference, nothing to validate against
 
-    def __init__(self, index: int, board: Board, layer: int | None, spec: TrainSpec):
+    def __init__(self, index: int, board: Board, layer: int | None, spec: TrainingConfig):
         self.index = index
         self.board = board
         self.layer = layer
@@ -77,13 +58,13 @@ class Worker(abc.ABC):
 
     @property
     def trained_layers(self) -> list[int]:
-        return list(range(len(self.spec.dims) - 1)) if self.layer is None else [self.layer]
+        return self.spec.trained_layers(self.layer)
 
     def setup(self) -> None:
         """Once, before round 1 (may talk to the device)."""
 
     @abc.abstractmethod
-    def train_round(self, global_model: tifed_models.Model, buffer: int, x: np.ndarray, y: np.ndarray) -> LocalUpdate:
+    def train_round(self, global_model: tifed_models.Model, buffer: int, x: np.ndarray, y: np.ndarray) -> Update:
         """One pass (epochs=1) over buffer `buffer` = (x, y) from `global_model`."""
 
     def wire_bytes(self) -> int:
@@ -132,7 +113,7 @@ class ReferenceWorker(Worker):
         model = tifed_models.train(
             global_model, self._feedback, x, tifed_models.targets(y, s.classes), s.lr_inv, s.batch, 1, layer
         )
-        return LocalUpdate(model, None)
+        return Update(model, None)
 
 
 class DeviceWorker(Worker):
@@ -263,7 +244,7 @@ class DeviceWorker(Worker):
             trained.biases[layer] = self.client.read_tensor(tensor_id(TensorKind.BIAS, layer), cols).astype(np.int32)
         received.close()
         self._held = trained.copy()
-        return LocalUpdate(trained, int(counter) if self._counts_instructions else None)
+        return Update(trained, int(counter) if self._counts_instructions else None)
 
     def _own(self, exc: BaseException) -> str:
         """The error's one line without our name in front (we add it once)."""
@@ -312,6 +293,29 @@ class DeviceWorker(Worker):
             pass
         finally:
             self.running.stop()
+
+
+def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None], spec: TrainingConfig,
+                  workers: dict[int, Worker], faults: FaultSpec | None = None) -> None:
+    """A worker for every device of `boards` (device id -> its board), put
+    into `workers` as each comes, so a failure half way still leaves what
+    was started there to stop. Every image is built (if stale) before any
+    device starts; each board kind starts its share at once (start_many)."""
+    by_board: dict[int, list[int]] = {}
+    for d, board in boards.items():
+        if board.has_device:
+            by_board.setdefault(id(board), []).append(d)
+        else:
+            workers[d] = ReferenceWorker(d, board, layers[d], spec)
+    for ids in by_board.values():
+        board = boards[ids[0]]
+        image = board.image_path()
+        if image is not None:
+            build.ensure_built(board.name, image)
+    for ids in by_board.values():
+        board = boards[ids[0]]
+        for d, running in zip(ids, board.start_many(ids)):
+            workers[d] = DeviceWorker(d, board, layers[d], spec, running, faults)
 
 
 def _line(exc: BaseException) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from tifed.errors import ConfigError
 
 
@@ -18,6 +20,11 @@ class Round:
     def samples(self, buffer_len: int) -> slice:
         """This round's buffer as a slice of a device's shard."""
         return slice(self.buffer * buffer_len, (self.buffer + 1) * buffer_len)
+
+    def take(self, shard: tuple[np.ndarray, np.ndarray], buffer_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """This round's samples and labels of a device's shard (x, y)."""
+        part = self.samples(buffer_len)
+        return shard[0][part], shard[1][part]
 
 
 def whole_buffers(shard_size: int, buffer_len: int) -> int:

@@ -68,21 +68,30 @@ def same_layers(a: tifed_models.Model, b: tifed_models.Model, layers: Sequence[i
 
 def judge_updates(before: tifed_models.Model, received: Mapping[int, Any],
                   reference: Mapping[int, tifed_models.Model | None] | None,
-                  layers: Mapping[int, Sequence[int]], bounds: Sequence[tuple[int, int]]):
-    """Sort the round's updates (device -> an object with `.model`) into
-    (accepted, rejections [{"device", "reason"}], mismatched devices); the
-    last is None without validation (`reference` None). A device whose
-    reference entry is None (board sim) is its own reference."""
+                  layers: Mapping[int, Sequence[int]], bounds: Sequence[tuple[int, int]],
+                  digests: Mapping[int, str] | None = None):
+    """Sort the round's updates (device -> an object with `.model` and
+    `.digest`) into (accepted, rejections [{"device", "reason"}], mismatched
+    devices); the last is None without validation (`reference` None). A
+    device whose reference entry is None (board sim) is its own reference.
+    An update that carries a digest of the buffer it trained on must match
+    `digests` (the server's copy of that buffer) or it is a mismatch."""
     accepted: dict[int, Any] = {}
     rejected: list[dict[str, Any]] = []
     mismatched: list[int] | None = None if reference is None else []
     for i in sorted(received):
         update = received[i]
         reason = out_of_bounds(before, update.model, layers[i], bounds)
-        expected = reference.get(i) if reference is not None else None
-        if expected is not None and not same_layers(update.model, expected, layers[i]):
-            mismatched.append(i)
-            reason = reason or "differs from the reference's update for the same model and buffer"
+        digest = getattr(update, "digest", None)
+        if digest is not None and digest != (digests or {}).get(i):
+            reason = reason or "trained on another buffer than the server's copy of its shard"
+            if mismatched is not None:
+                mismatched.append(i)
+        else:
+            expected = reference.get(i) if reference is not None else None
+            if expected is not None and not same_layers(update.model, expected, layers[i]):
+                mismatched.append(i)
+                reason = reason or "differs from the reference's update for the same model and buffer"
         if reason is None:
             accepted[i] = update
         else:
