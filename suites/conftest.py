@@ -6,8 +6,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def host_image():
+    from tifed.boards.registry import get_board
     from tifed.firmware import build
 
     if not (build.firmware_dir() / "Makefile").is_file():
         pytest.skip("firmware/Makefile is not in this checkout")
-    return build.build("host")
+    return get_board("host").build()

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from tifed.cli_args import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_BITEXACT, EXIT_OK, EXIT_TERMINATED, Parser,
                             UsageError, add_link_options, add_recovery_options, add_training_options, positive)
-from tifed.errors import TifedError
+from tifed.errors import TifedError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,10 +127,10 @@ def cmd_step(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from tifed.firmware.build import build
+    from tifed.boards.registry import get_board
     from tifed.firmware.image_report import describe_image
 
-    image = build(args.board)
+    image = get_board(args.board).build()
     summary = describe_image(image)
     if summary:
         print(summary)
@@ -184,8 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except TifedError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"tifed: error: {message}", file=sys.stderr)
+        print(f"tifed: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt as exc:
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"

@@ -66,13 +66,18 @@ class LinkError(TifedError):
     """The link to a device (port, pty, socket URL) could not be opened."""
 
 
+def fold(text: object) -> str:
+    """Text as one line: every run of whitespace (newlines too) one space."""
+    return " ".join(str(text).split())
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line for a user (results.json reasons, error
     lines): the message with its whitespace folded; anything not a
     TifedError is a harness bug or an interruption, so its type is named."""
     if isinstance(exc, KeyboardInterrupt):
         return str(exc) or "interrupted"
-    text = " ".join(str(exc).split())
+    text = fold(exc)
     if isinstance(exc, TifedError):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -32,9 +32,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def images():
     """Build every QEMU board's image once (make skips what is up to date)."""
-    from tifed.firmware import build
+    from tifed.boards.registry import get_board
 
-    return {name: build.build(name) for name in QEMU_BOARDS}
+    return {name: get_board(name).build() for name in QEMU_BOARDS}
 
 
 @pytest.fixture(scope="session")

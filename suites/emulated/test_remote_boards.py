@@ -66,9 +66,9 @@ def test_qemu_board_behind_ser2net_rfc2217_is_bitexact(tmp_path, mps2_on_pty):
 
 @pytest.fixture(scope="module")
 def nucleo_image():
-    from tifed.firmware import build
+    from tifed.boards.registry import get_board
 
-    return build.build("stm32f4-nucleo")
+    return get_board("stm32f4-nucleo").build()
 
 
 def test_stm32f4_nucleo_image_runs_from_a_fleet_file(tmp_path, nucleo_image):

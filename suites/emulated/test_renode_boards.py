@@ -144,10 +144,9 @@ def _renode_test() -> list[str] | None:
 @pytest.mark.skipif(_renode_test() is None, reason="renode-test not found (it ships with Renode's portable package)")
 @pytest.mark.parametrize("board", RENODE_BOARDS)
 def test_robot_suites_pass_under_renode_test(board, tmp_path):
-    get_board(board)  # the suites load the image `tifed build` makes
-    from tifed.firmware import build
+    from tifed.boards.registry import get_board
 
-    build.build(board)
+    get_board(board).build()  # the suites load the image `tifed build` makes
     suites = ROOT / "renode" / "robot"
     done = subprocess.run(
         [*_renode_test(), "--variable", f"BOARD:{board}", "-r", str(tmp_path),

@@ -6,7 +6,6 @@ vanish, fall silent, run late or train on other data. suites/unit/
 test_flower_cluster.py runs the real SuperLink and SuperNodes."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal

@@ -6,7 +6,8 @@ from __future__ import annotations
 import struct
 
 import tifed_models
-from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
+from tifed.boards.base import Availability, Board, RunningDevice
+from tifed.firmware.build import FirmwareInfo
 from tifed.protocol.payloads import Command, Status
 
 from fake_device import FakeDevice

@@ -2,7 +2,6 @@
 before any device is started."""
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 

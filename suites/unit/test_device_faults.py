@@ -5,7 +5,6 @@ re-provisioned and its round re-run, so the run ends exactly as a clean one.
 results.json records what happened."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal

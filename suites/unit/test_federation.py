@@ -4,7 +4,6 @@ fail (and keeps the bad update out), a device that dies mid-run below and
 above the quorum, and an interrupted run."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest

@@ -5,7 +5,6 @@ the bounds check even without validation; the bounds hold for honest
 training."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 

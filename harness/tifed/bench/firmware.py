@@ -15,7 +15,7 @@ import dataclasses
 import tifed_models
 from tifed.training import datasets
 from tifed.bench.macs import macs_per_sample, model_name
-from tifed.errors import TifedError
+from tifed.errors import TifedError, one_line
 
 BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit")
 MODELS = {"784-200-10": "mnist5k", "64-32-10": "digits", "64-16-10": "digits"}
@@ -140,6 +140,6 @@ def measure(boards=BOARDS, models=tuple(MODELS), *, trained: bool = False, log=p
             try:
                 result = measure_model(board, spec, trained=trained, log=log)
             except TifedError as exc:
-                result = Skipped("firmware", f"{name} {spec}", " ".join(str(exc).split()))
+                result = Skipped("firmware", f"{name} {spec}", one_line(exc))
             (skipped if isinstance(result, Skipped) else rows).append(result)
     return rows, skipped

@@ -25,7 +25,7 @@ from tifed.bench.macs import model_name, raw_int32_bytes
 from tifed.bench.timed_federation import TimedFederation
 from tifed.config import RunConfig
 from tifed.plan import RunPlan, check_options, resolve_boards
-from tifed.errors import TifedError
+from tifed.errors import TifedError, one_line
 from tifed.training.schedule import plan as plan_rounds
 
 FLEET_MODEL, FLEET_DATASET = "64-32-10", "digits"
@@ -125,7 +125,7 @@ def measure_wire(cases, log=print) -> tuple[list[dict], list[Skipped]]:
         try:
             row = wire_row(board, model, dataset, mode)
         except TifedError as exc:
-            skipped.append(Skipped("wire", f"{board} {model} {mode}", " ".join(str(exc).split())))
+            skipped.append(Skipped("wire", f"{board} {model} {mode}", one_line(exc)))
             continue
         log(f"  wire {board} {model} {mode}: {row['bytes_per_device_round']:,} B per device-round "
             f"({row['ratio_to_raw']:.3f} x raw int32)")
@@ -141,7 +141,7 @@ def measure_fleet(sizes: dict[str, list[int]], log=print) -> tuple[list[dict], l
             try:
                 row = fleet_row(board, k)
             except TifedError as exc:
-                skipped.append(Skipped("fleet", f"{board} x{k}", " ".join(str(exc).split())))
+                skipped.append(Skipped("fleet", f"{board} x{k}", one_line(exc)))
                 break  # a bigger fleet of the same board would fail the same way
             log(f"  fleet {board} x{k}: {row['round_seconds']:.3f} s per round, "
                 f"server overhead {row['server_overhead_fraction']:.1%}")

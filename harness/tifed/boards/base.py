@@ -9,6 +9,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from tifed.errors import BuildError
+from tifed.firmware import build
+from tifed.firmware.build import FirmwareInfo
+
 
 @dataclasses.dataclass(frozen=True)
 class Availability:
@@ -18,14 +22,6 @@ class Availability:
     runnable: bool
     missing: tuple[str, ...] = ()  # e.g. ("arm-none-eabi-gcc",)
     install_hint: str = ""  # the command that installs what is missing
-
-
-@dataclasses.dataclass(frozen=True)
-class FirmwareInfo:
-    """What the image costs, as results.json reports it."""
-
-    flash_bytes: int
-    ram_bytes: int
 
 
 class RunningDevice(abc.ABC):
@@ -81,6 +77,13 @@ class Board(abc.ABC):
     def image_path(self) -> Path | None:
         """The firmware image this board runs (None for sim and serial URLs)."""
         return None
+
+    def build(self) -> Path:
+        """`tifed build`: make this board's image (make skips what is up to date)."""
+        image = self.image_path()
+        if image is None:
+            raise BuildError(f"board {self.name} has no firmware to build")
+        return build.build(self.name, image)
 
     def firmware_info(self) -> FirmwareInfo | None:
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tifed.firmware import build
-from tifed.boards.base import FirmwareInfo
+from tifed.firmware.build import FirmwareInfo
 from tifed.firmware.elf_symbols import read_symbols
 from tifed.errors import BuildError
 

@@ -15,7 +15,8 @@ import weakref
 from pathlib import Path
 
 from tifed.firmware import build
-from tifed.boards.base import Availability, Board, FirmwareInfo, RunningDevice
+from tifed.boards.base import Availability, Board, RunningDevice
+from tifed.firmware.build import FirmwareInfo
 from tifed.boards.process import exit_reason, spawn, terminate
 from tifed.errors import BuildError, DeviceError, DeviceGone
 

@@ -1,9 +1,12 @@
 """Building firmware images with `make -C firmware BOARD=<board>` and reading
-their size. The harness finds firmware/ next to harness/ (the repository
-layout); TIFED_FIRMWARE_DIR overrides that for an installed copy."""
+their size. The harness finds firmware/ at the top of the checkout (the
+repository layout); TIFED_FIRMWARE_DIR overrides that for an installed copy.
+Which image a board runs is the board's to say (Board.image_path()): every
+function here takes it."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -12,7 +15,6 @@ import sys
 import threading
 from pathlib import Path
 
-from tifed.boards.base import FirmwareInfo
 from tifed.errors import BuildError
 
 # What to apt-get install for each tool a build or a run may need.
@@ -25,6 +27,14 @@ APT_PACKAGES = {
     "size": "binutils",
     "qemu-system-arm": "qemu-system-arm",
 }
+
+@dataclasses.dataclass(frozen=True)
+class FirmwareInfo:
+    """What an image costs, as results.json reports it."""
+
+    flash_bytes: int
+    ram_bytes: int
+
 
 _build_lock = threading.Lock()  # one build at a time within this process
 
@@ -75,21 +85,11 @@ def _newest_source_mtime(board_name: str) -> float:
     return newest
 
 
-def needs_build(board_name: str, image: Path | None = None) -> bool:
+def needs_build(board_name: str, image: Path) -> bool:
     """True when the board's image is missing or older than any of its sources."""
-    image = _image_of(board_name) if image is None else image
     if not image.is_file():
         return True
     return image.stat().st_mtime < _newest_source_mtime(board_name)
-
-
-def _image_of(board_name: str) -> Path:
-    from tifed.boards.registry import get_board
-
-    image = get_board(board_name).image_path()
-    if image is None:
-        raise BuildError(f"board {board_name} has no firmware to build")
-    return image
 
 
 def run_make(board_name: str) -> None:
@@ -125,10 +125,9 @@ def _locked(board_name: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def build(board_name: str) -> Path:
+def build(board_name: str, image: Path) -> Path:
     """`tifed build`: run make for the board (make itself skips what is up to
     date) and return the image's path."""
-    image = _image_of(board_name)
     return _make_image(board_name, image, always=True)
 
 

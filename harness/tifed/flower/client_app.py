@@ -15,7 +15,7 @@ from typing import Any
 from flwr.app import ArrayRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
 
-from tifed.errors import ConfigError, TifedError
+from tifed.errors import ConfigError, TifedError, one_line
 from tifed.flower import tensors, wire
 from tifed.flower.board_host import BoardHost
 from tifed.training.schedule import Round
@@ -47,7 +47,7 @@ def _answer(message: Message, work) -> Message:
     try:
         report, arrays = work()
     except TifedError as exc:
-        return _reply(message, {"error": " ".join(str(exc).split())})
+        return _reply(message, {"error": one_line(exc)})
     return _reply(message, report, arrays)
 
 

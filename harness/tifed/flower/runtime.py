@@ -23,7 +23,7 @@ import threading
 import traceback
 from typing import Callable
 
-from tifed.errors import ConfigError, TifedError
+from tifed.errors import ConfigError, TifedError, one_line
 
 FLOWER_SERIES = "1.42"
 APP_FAB_ID = "tifed/tifed-flower"  # [tool.flwr.app] publisher / [project] name in app/pyproject.toml
@@ -124,7 +124,7 @@ class TaskRunner:
                     reply = self.app(message=message, context=context)
                     status, details = SubStatus.COMPLETED, ""
                 except Exception as exc:  # noqa: BLE001 - a bug in a handler: the server gets its one line
-                    details = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                    details = one_line(exc)
                     traceback.print_exc()
                     reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=details),
                                     reply_to=message)

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from tifed.errors import ConfigError, ProtocolError, TifedError, one_line
+from tifed.errors import ConfigError, ProtocolError, TifedError, fold, one_line
 from tifed.flower import tensors, wire
 from tifed.flower.options import FederationOptions, from_run_config, server_plan, training_json
 from tifed.flower.roster import NodeInfo, Roster
@@ -290,7 +290,7 @@ class FlowerFederation:
                 if reply is None:
                     s.node_failed(node_id, round_number, f"no answer within {self.fed.node_timeout:g} s")
                 elif reply.has_error():
-                    s.node_failed(node_id, round_number, " ".join(str(reply.error.reason).split()))
+                    s.node_failed(node_id, round_number, fold(reply.error.reason))
                 else:
                     s.core.late_update_discarded(s.devices_of(node_id))
             if settled or not wait:

@@ -25,7 +25,7 @@ from typing import Any
 
 from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 
-from tifed.errors import ProtocolError
+from tifed.errors import ProtocolError, fold
 
 JOIN = f"{MessageType.QUERY}.join"
 TRAIN = MessageType.TRAIN
@@ -55,7 +55,7 @@ def reply_text(message: Message) -> dict[str, Any]:
     """A node's JSON report; a Flower error or a node's own error becomes a
     ProtocolError with its one-line reason."""
     if message.has_error():
-        reason = " ".join(str(message.error.reason).split())
+        reason = fold(message.error.reason)
         raise ProtocolError(f"Flower error {message.error.code}: {reason}")
     report = read_json(message.content, REPORT, "reply")
     if not isinstance(report, dict):

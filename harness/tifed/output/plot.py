@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -10,10 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display, safe in threads and on CI
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
 
-from tifed.output.results import atomic_write  # noqa: E402
 
-
-def plot_accuracy(rounds: list[dict[str, Any]], path: Path, title: str = "") -> None:
+def accuracy_png(rounds: list[dict[str, Any]], title: str = "") -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     try:
         xs = [r["round"] for r in rounds]
@@ -37,7 +34,7 @@ def plot_accuracy(rounds: list[dict[str, Any]], path: Path, title: str = "") -> 
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
-        atomic_write(Path(path), buf.getvalue())
+        return buf.getvalue()
     finally:
         plt.close(fig)
 

@@ -117,9 +117,9 @@ class ResultsWriter:
             np.savez(buf, **model.to_arrays())
             atomic_write(self.dir / "model.npz", buf.getvalue())
         try:
-            from tifed.output.plot import plot_accuracy
+            from tifed.output.plot import accuracy_png  # matplotlib loads only when a run ends
 
-            plot_accuracy(self.rounds, self.dir / "accuracy.png", title=self._title())
+            atomic_write(self.dir / "accuracy.png", accuracy_png(self.rounds, title=self._title()))
         except Exception as exc:  # matplotlib trouble is not the run's failure
             self.final["plot_error"] = f"{type(exc).__name__}: {exc}"
         self.write()

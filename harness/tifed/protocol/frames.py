@@ -40,10 +40,6 @@ class Frame:
     payload: bytes = b""
     version: int = VERSION
 
-    @property
-    def is_nak(self) -> bool:
-        return self.code == NAK_CODE
-
 
 def raw_frame(seq: int, code: int, payload: bytes = b"", version: int = VERSION) -> bytes:
     """The raw (un-stuffed) frame, CRC included."""

@@ -28,7 +28,7 @@ import serial
 import tifed_models
 from tifed.boards.base import Board, RunningDevice
 from tifed.firmware import build
-from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError
+from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError, fold, one_line
 from tifed.links.faults import FaultSpec, fault_url
 from tifed.links.settings import Throughput
 from tifed.protocol.client import DeviceClient
@@ -142,7 +142,7 @@ class DeviceWorker(Worker):
         except (OSError, termios.error, serial.SerialException) as exc:
             if not self.running.alive():
                 raise DeviceGone(f"{self.name}: device gone: {self.running.describe_exit()}") from None
-            reason = " ".join(str(exc).split()) or type(exc).__name__
+            reason = fold(exc) or type(exc).__name__
             raise DeviceGone(f"{self.name}: link failed: {reason}") from None
 
     def setup(self) -> None:
@@ -248,7 +248,7 @@ class DeviceWorker(Worker):
 
     def _own(self, exc: BaseException) -> str:
         """The error's one line without our name in front (we add it once)."""
-        text = _line(exc)
+        text = one_line(exc)
         return text[len(self.name) + 2:] if text.startswith(f"{self.name}: ") else text
 
     def wire_bytes(self) -> int:
@@ -316,11 +316,6 @@ def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None],
         board = boards[ids[0]]
         for d, running in zip(ids, board.start_many(ids)):
             workers[d] = DeviceWorker(d, board, layers[d], spec, running, faults)
-
-
-def _line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 class _Transfer:

@@ -43,10 +43,6 @@ class FaultSpec:
     def applies_to(self, direction: str) -> bool:
         return self.dir in ("both", direction)
 
-    @property
-    def any_fault(self) -> bool:
-        return any(getattr(self, k) > 0 for k in PROBABILITIES)
-
     def for_device(self, index: int) -> "FaultSpec":
         """The spec for device `index`: its own random stream, so devices'
         faults differ but every run with the same seed injects the same ones."""
