@@ -16,11 +16,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from tifed.errors import ConfigError
+from tifed.training.config import LIMITS
 
-SCALARS = {  # name -> (lowest, highest) a device can take (PROTOCOL.md TRAIN field widths)
-    "lr_inv": (1, 2**32 - 1),
-    "batch": (1, 2**16 - 1),
-    "epochs": (0, 2**16 - 1),
+SCALARS = {  # name -> (lowest, highest) a device can take: the run's limits, but a case may train 0 epochs
+    "lr_inv": LIMITS["lr_inv"],
+    "batch": LIMITS["batch"],
+    "epochs": (0, LIMITS["epochs"][1]),
 }
 MAX_LAYERS = 8
 MAX_CLASSES = 256  # labels travel as one byte

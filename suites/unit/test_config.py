@@ -1,7 +1,8 @@
 """`tifed run` option checks: each bad input is one ConfigError line, raised
-before any device is started."""
+before any device is started; the training configuration's one home."""
 from __future__ import annotations
 
+import json
 
 import pytest
 
@@ -9,6 +10,7 @@ import tifed_models
 from tifed.config import RunConfig
 from tifed.plan import prepare
 from tifed.errors import ConfigError
+from tifed.training.config import TrainingConfig, default_of, field_names
 
 from fake_fleet import FakeBoard, patch_boards
 
@@ -106,3 +108,34 @@ def test_boards_are_dealt_in_turn(monkeypatch):
     plan = prepare(GOOD.replace(boards=("a", "b"), devices=4))
     assert [x.name for x in plan.boards] == ["a", "b", "a", "b"]
     assert a.started == [] and b.started == []  # prepare starts nothing
+
+
+def test_training_defaults_are_the_paper_s_and_the_cli_s():
+    from tifed.cli import build_parser
+
+    assert {name: default_of(name) for name in ("buffer_len", "batch", "epochs", "lr_inv", "seed", "weights")} == {
+        "buffer_len": 50, "batch": 25, "epochs": 5, "lr_inv": 2048, "seed": 0, "weights": "int32"}
+    args = build_parser().parse_args(["run", "--board", "sim", "--devices", "2", "--mode", "full",
+                                      "--dataset", "digits", "--model", "64-32-10", "--out", "x"])
+    assert TrainingConfig(**{n: getattr(args, n) for n in field_names()}) == GOOD.training
+
+
+def test_training_config_json_round_trip_and_strictness():
+    t = GOOD.replace(mode="single", lr_inv=4096, seed=7, rounds=3).training
+    assert TrainingConfig.from_json(json.loads(json.dumps(t.to_json()))) == t
+    with pytest.raises(ConfigError, match="names colour, which this harness does not know"):
+        TrainingConfig.from_json({**t.to_json(), "colour": "red"})
+    with pytest.raises(ConfigError, match="incomplete"):
+        TrainingConfig.from_json({"mode": "full"})
+
+
+def test_run_config_parts_by_flat_names():
+    c = GOOD.replace(quorum=1, baud=9600, lr_inv=512)
+    assert (c.recovery.quorum, c.link.baud, c.training.lr_inv) == (1, 9600, 512)
+    assert RunConfig.of(**c.flat()) == c  # a checkpoint's options come back whole
+    with pytest.raises(ConfigError, match="unknown option 'colour'"):
+        GOOD.replace(colour="red")
+
+
+def test_weight_width_is_checked():
+    assert "--weights must be" in bad(weights="int8")
