@@ -22,24 +22,22 @@ class UsageError(TifedError):
     pass
 
 
-def positive(text: str) -> int:
+def _integer(text: str, low: int, rule: str) -> int:
     try:
         value = int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text} {rule}")
     return value
+
+
+def positive(text: str) -> int:
+    return _integer(text, 1, "must be at least 1")
 
 
 def natural(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
-    return value
+    return _integer(text, 0, "must not be negative")
 
 
 def seconds(text: str) -> float:
