@@ -216,11 +216,30 @@ def device_step(client: Any, case: Case) -> tuple[Any, np.ndarray, int]:
     return model, client.predict(n), counter
 
 
-def write_result(path: str | os.PathLike, model: Any, pred: np.ndarray) -> None:
-    """RESULT.npz: w*/b* as int32 and pred as int64, whatever the engine, so
-    results of different engines compare equal dtype for dtype."""
+def result_arrays(model: Any, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of a RESULT.npz: w*/b* as int32 and pred as int64, whatever
+    the engine, so results of different engines compare equal dtype for dtype."""
     arrays = {key: np.asarray(a, dtype=np.int32) for key, a in model.to_arrays().items()}
     arrays["pred"] = np.asarray(pred, dtype=np.int64)
+    return arrays
+
+
+def reference_result(arrays: Mapping[str, np.ndarray], where: str = "case") -> dict[str, np.ndarray]:
+    """`tifed step --engine reference` on the arrays of a CASE.npz, in memory."""
+    model, pred = reference_step(validate_case(arrays, where))
+    return result_arrays(model, pred)
+
+
+def device_result(client: Any, arrays: Mapping[str, np.ndarray],
+                  where: str = "case") -> tuple[dict[str, np.ndarray], int]:
+    """`tifed step --engine BOARD` on the arrays of a CASE.npz, in memory, on
+    the device behind `client`; also its instruction/cycle counter."""
+    model, pred, counter = device_step(client, validate_case(arrays, where))
+    return result_arrays(model, pred), counter
+
+
+def write_result(path: str | os.PathLike, model: Any, pred: np.ndarray) -> None:
+    arrays = result_arrays(model, pred)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -247,22 +266,12 @@ def run_step(engine: str, in_path: str | os.PathLike, out_path: str | os.PathLik
 
 
 def _step_on_board(board_name: str, case: Case) -> tuple[Any, np.ndarray, int]:
+    from tifed.boards.connected import ConnectedDevice
     from tifed.boards.registry import get_board
-    from tifed.protocol.client import DeviceClient
-    from tifed.links.transport import open_link
 
     board = get_board(board_name)
     available = board.availability()
     if not available.runnable:
-        hint = f" (install: {available.install_hint})" if available.install_hint else ""
-        raise ConfigError(f"board {board_name} cannot run here: missing {', '.join(available.missing)}{hint}")
-    device = board.start(0)
-    try:
-        port = open_link(device.url, **device.kwargs)
-        try:
-            client = DeviceClient(port, name=f"{board_name} device", device=device)
-            return device_step(client, case)
-        finally:
-            port.close()
-    finally:
-        device.stop()
+        raise ConfigError(available.why_not(f"board {board_name}"))
+    with ConnectedDevice.start(board, 0, f"{board_name} device") as device:
+        return device_step(device.client, case)

@@ -23,6 +23,11 @@ class Availability:
     missing: tuple[str, ...] = ()  # e.g. ("arm-none-eabi-gcc",)
     install_hint: str = ""  # the command that installs what is missing
 
+    def why_not(self, who: str) -> str:
+        """The one line that says why `who` cannot run here (for an error or a skip)."""
+        hint = f" (install: {self.install_hint})" if self.install_hint else ""
+        return f"{who} cannot run here: {', '.join(self.missing) or 'a requirement'} missing{hint}"
+
 
 class RunningDevice(abc.ABC):
     """One started device: a process (host, QEMU), a machine in a Renode

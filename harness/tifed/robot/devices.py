@@ -3,9 +3,9 @@ run`), to ask them things through the real client: the board's plug-in
 starts them, pyserial opens their links, DeviceClient talks PROTOCOL.md."""
 from __future__ import annotations
 
+from tifed.boards.connected import ConnectedDevice
 from tifed.boards.registry import get_board
 from tifed.protocol.client import DeviceClient
-from tifed.links.transport import open_link
 
 
 class Fleet:
@@ -16,27 +16,28 @@ class Fleet:
         if count < 1:
             raise AssertionError(f"a fleet needs at least one device, not {count}")
         self.devices = []
-        self.links = []
-        self.clients: list[DeviceClient] = []
+        self.connected: list[ConnectedDevice] = []
         try:
             self.devices = self.board.start_many(list(range(count)))
             for i, device in enumerate(self.devices):
-                link = open_link(device.url, **device.kwargs)
-                self.links.append(link)
-                self.clients.append(DeviceClient(link, name=f"{board_name} device {i}", device=device))
+                self.connected.append(ConnectedDevice(device, f"{board_name} device {i}"))
         except BaseException:
             self.stop()
             raise
+
+    @property
+    def clients(self) -> list[DeviceClient]:
+        return [c.client for c in self.connected]
 
     def stop(self) -> None:
         """Close every link and stop every device, even when one of them
         fails to stop; the first failure is raised after all were tried."""
         failure: BaseException | None = None
-        for action in [link.close for link in self.links] + [device.stop for device in self.devices]:
+        for action in [c.close for c in self.connected] + [device.stop for device in self.devices]:
             try:
                 action()
             except Exception as exc:  # keep stopping the others
                 failure = failure or exc
-        self.links, self.devices, self.clients = [], [], []
+        self.connected, self.devices = [], []
         if failure is not None:
             raise failure

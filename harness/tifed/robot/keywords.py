@@ -314,8 +314,7 @@ class TifedKeywords:
         except ConfigError as exc:
             raise SkipExecution(f"{board} is not available here: {exc}") from None
         if not available.runnable:
-            hint = f" (install: {available.install_hint})" if available.install_hint else ""
-            raise SkipExecution(f"{board} cannot run here: {', '.join(available.missing) or 'unknown'} missing{hint}")
+            raise SkipExecution(available.why_not(board))
 
     # --- tifed step ---------------------------------------------------------------
 
