@@ -159,6 +159,15 @@ def test_a_board_that_cannot_run_here_is_skipped_with_the_reason(pytester):
                                  "/dev/tifed-no-such-port missing*"])
 
 
+def test_an_installed_package_without_the_firmware_says_where_to_point_it(pytester, monkeypatch, tmp_path):
+    monkeypatch.setenv("TIFED_FIRMWARE_DIR", str(tmp_path))  # no firmware/ there
+    pytester.makepyfile(DEVICE_TEST)
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*host cannot run here: firmware/Makefile missing (install: pip install -e a "
+                                 "checkout, or set TIFED_FIRMWARE_DIR to its firmware/)"])
+
+
 # --- a board that fails to start --------------------------------------------------
 
 

@@ -128,14 +128,16 @@ class HostBoard(Board):
 
     def availability(self) -> Availability:
         missing = tuple(build.missing_build_tools("host"))
+        hints = [build.install_hint(missing)]
         if not (build.firmware_dir() / "Makefile").is_file():
             missing += ("firmware/Makefile",)
+            hints.append("pip install -e a checkout, or set TIFED_FIRMWARE_DIR to its firmware/")
         fresh_image = not build.needs_build("host", self.image_path())
         return Availability(
             buildable=not missing,
             runnable=not missing or fresh_image,
             missing=missing,
-            install_hint=build.install_hint(missing),
+            install_hint="; ".join(h for h in hints if h),
         )
 
     def firmware_info(self) -> FirmwareInfo | None:
