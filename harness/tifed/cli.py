@@ -15,7 +15,7 @@ from typing import Sequence
 
 from tifed.cli_args import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_BITEXACT, EXIT_OK, EXIT_TERMINATED, Parser,
                             UsageError, add_link_options, add_recovery_options, add_training_options, positive)
-from tifed.errors import TifedError, one_line
+from tifed.errors import Terminated, TifedError, one_line, raise_terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,17 +169,8 @@ COMMANDS = {"run": cmd_run, "step": cmd_step, "build": cmd_build, "boards": cmd_
             "serve": cmd_serve, "node": cmd_node}
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into the same orderly stop as Ctrl-C: devices stopped,
-    results kept (the default action would orphan emulator processes)."""
-
-
-def _sigterm(signum, frame):
-    raise Terminated("terminated (SIGTERM)")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGTERM, raise_terminated)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

@@ -66,6 +66,17 @@ class LinkError(TifedError):
     """The link to a device (port, pty, socket URL) could not be opened."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same orderly stop as Ctrl-C: devices stopped,
+    results kept (the default action would orphan emulator processes). The
+    `tifed` command and the pytest plugin install raise_terminated for it."""
+
+
+def raise_terminated(signum, frame):
+    """A SIGTERM handler (signal.signal) that raises Terminated."""
+    raise Terminated("terminated (SIGTERM)")
+
+
 def fold(text: object) -> str:
     """Text as one line: every run of whitespace (newlines too) one space."""
     return " ".join(str(text).split())

@@ -266,7 +266,7 @@ def run_step(engine: str, in_path: str | os.PathLike, out_path: str | os.PathLik
 
 
 def _step_on_board(board_name: str, case: Case) -> tuple[Any, np.ndarray, int]:
-    from tifed.boards.connected import ConnectedDevice
+    from tifed.connected import ConnectedDevice
     from tifed.boards.registry import get_board
 
     board = get_board(board_name)

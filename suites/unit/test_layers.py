@@ -17,8 +17,8 @@ ROOT = Path(tifed.__file__).resolve().parent
 LAYERS = {
     "cli": 6,
     "flower": 5, "bench": 5, "robot": 5, "pytest_plugin": 5,
-    "server": 4, "step": 4,
-    "plan": 3, "rounds": 3,
+    "server": 4, "step": 4, "step_cases": 4,
+    "plan": 3, "rounds": 3, "connected": 3,
     "boards": 2, "protocol": 2, "config": 2, "cli_args": 2,
     "training": 1, "links": 1, "firmware": 1, "output": 1,
     "errors": 0,

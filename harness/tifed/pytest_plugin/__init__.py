@@ -105,13 +105,13 @@ def _tifed_session_device(request: pytest.FixtureRequest):
 
 
 def _start(device, how) -> None:
-    from tifed.errors import TifedError
+    from tifed.errors import TifedError, one_line
 
     try:
         how()
         return
     except TifedError as exc:
-        reason = " ".join(str(exc).split())
+        reason = one_line(exc)
     pytest.fail(f"tifed_device {device.board} did not start: {reason}", pytrace=False)  # no chained traceback
 
 
@@ -149,11 +149,8 @@ def _stop_on_sigterm(config: pytest.Config) -> None:
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
-    from tifed.cli import Terminated
+    from tifed.errors import raise_terminated
 
-    def on_sigterm(signum, frame):
-        raise Terminated("terminated (SIGTERM)")
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     config.stash[_SIGTERM_SET] = True
     config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))

@@ -22,14 +22,14 @@ class TifedDevice:
         self.target = target
         self.board = target.label  # the name given to --tifed-board (or the fleet entry's)
         self.last_counter: int | None = None  # the device's counter over the last step's TRAIN
-        self._connected: Any = None  # tifed.boards.connected.ConnectedDevice
+        self._connected: Any = None  # tifed.connected.ConnectedDevice
         self.info: dict[str, Any] | None = None  # identify() at start
 
     def __repr__(self) -> str:
         return f"<tifed_device {self.board}>"
 
     def start(self) -> None:
-        from tifed.boards.connected import ConnectedDevice
+        from tifed.connected import ConnectedDevice
 
         self._connected = ConnectedDevice.start(self.target.board, 0, f"{self.board} device")
         try:

@@ -3,7 +3,7 @@ run`), to ask them things through the real client: the board's plug-in
 starts them, pyserial opens their links, DeviceClient talks PROTOCOL.md."""
 from __future__ import annotations
 
-from tifed.boards.connected import ConnectedDevice
+from tifed.connected import ConnectedDevice
 from tifed.boards.registry import get_board
 from tifed.protocol.client import DeviceClient
 
