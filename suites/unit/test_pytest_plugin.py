@@ -120,18 +120,23 @@ def test_a_bad_board_or_fleet_is_a_usage_error_before_any_test(pytester, args, m
     result.stderr.fnmatch_lines([message])
 
 
-def test_an_unknown_capability_is_a_collection_error(pytester):
-    pytester.makepyfile("""
+@pytest.mark.parametrize("marker, message", [
+    ('tifed_requires("fpu")',
+     "tifed_requires: unknown capability 'fpu'; known: counter, instructions, cycles, arena_bytes=N, max_payload=N"),
+    ("tifed_requires(arena_bytes='64k')", "tifed_requires: arena_bytes='64k'; known: *with N an integer"),
+    ("tifed_boards()", "tifed_boards(): give one or more board names, e.g. *"),
+])
+def test_a_bad_marker_is_a_collection_error(pytester, marker, message):
+    pytester.makepyfile(f"""
         import pytest
 
-        @pytest.mark.tifed_requires("fpu")
+        @pytest.mark.{marker}
         def test_x(tifed_device):
             pass
     """)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*::test_x: tifed_requires: unknown capability 'fpu'; "
-                                 "known: counter, instructions, cycles, arena_bytes=N, max_payload=N"])
+    result.stdout.fnmatch_lines([f"*::test_x: {message}"])
     assert "Traceback" not in result.stdout.str() and "_pytest" not in result.stdout.str()
 
 

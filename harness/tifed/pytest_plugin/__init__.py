@@ -75,15 +75,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "_tifed_session_device" not in metafunc.fixturenames:
         return
     from tifed.errors import ConfigError
-    from tifed.pytest_plugin.targets import check_requirements
+    from tifed.pytest_plugin.targets import check_boards, check_requirements
 
     requires = metafunc.definition.get_closest_marker("tifed_requires")
-    if requires is not None:
-        try:
-            check_requirements(requires.args, requires.kwargs)
-        except ConfigError as exc:
-            raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None  # no traceback
     only = metafunc.definition.get_closest_marker("tifed_boards")
+    try:
+        if requires is not None:
+            check_requirements(requires.args, requires.kwargs)
+        if only is not None:
+            check_boards(only.args)
+    except ConfigError as exc:
+        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None  # no traceback
     params = []
     for target in _targets(metafunc.config):
         reason = (only and target.excluded_by(only.args)) or target.why_not_runnable

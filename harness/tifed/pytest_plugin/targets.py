@@ -78,6 +78,13 @@ def resolve_targets(board_values: Sequence[str], fleet_path: str | None) -> list
     return targets
 
 
+def check_boards(args: Sequence[Any]) -> None:
+    """A tifed_boards marker's arguments, checked at collection."""
+    if not args or not all(isinstance(a, str) and a for a in args):
+        raise ConfigError(f"tifed_boards{tuple(args)!r}: give one or more board names, e.g. "
+                          "tifed_boards(\"qemu\", \"nrf52840dk\")")
+
+
 def check_requirements(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
     """A tifed_requires marker's arguments, checked at collection."""
     for need in args:
