@@ -1,8 +1,10 @@
 """RenodeBoard's process handling against a fake `renode` program
-(suites/unit/fake_renode.py): one process for the fleet, the Monitor
-handshake and command sequence, ready bytes, per-machine instruction counts,
-clean stop, and no process left behind on any path. The firmware image is a
-stand-in file here; test_renode_firmware.py builds the real ones."""
+(suites/unit/fake_renode.py, which behaves like Renode 1.15.3's Monitor):
+one process for the fleet (also a mixed one), the version check, the
+Monitor handshake and command sequence, a setup command that fails, ready
+bytes, per-machine instruction counts, clean stop, and no process left
+behind on any path. The firmware image is a stand-in file here;
+test_renode_firmware.py builds the real ones."""
 from __future__ import annotations
 
 import json
@@ -40,6 +42,17 @@ def _pid_gone(pid: int, within: float = 10.0) -> bool:
 
 def _pid_running(pid: int) -> bool:
     return not _pid_gone(pid, within=0)
+
+
+def _wrapper(folder: Path, body: str, name: str = "renode") -> Path:
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _log_named_in(message: str) -> Path:
+    return Path(message.rsplit("Renode log: ", 1)[1].rstrip(")"))
 
 
 @pytest.fixture
@@ -102,7 +115,9 @@ def test_a_fleet_is_one_renode_with_one_machine_and_uart_per_device(fake_renode)
     try:
         assert fake_renode.builds == [("renode-stm32f4", board.image_path())]  # built if stale
         assert len({d.url for d in devices}) == 3
-        assert all(d.url.startswith("socket://127.0.0.1:") and d.alive() for d in devices)
+        assert all(Path(d.url).is_symlink() and Path(d.url).resolve().is_char_device() and d.alive() for d in devices)
+        # Renode deletes the $TMPDIR folders named renode-* that no live process owns.
+        assert not Path(devices[0].url).parent.name.startswith("renode-")
         commands = fake_renode.commands.read_text().splitlines()
         assert [c for c in commands if c.startswith("mach create")] == [f'mach create "dev{i}"' for i in range(3)]
         assert commands.index("start") > max(i for i, c in enumerate(commands) if c.startswith("connector Connect"))
@@ -134,15 +149,65 @@ def test_stopping_some_devices_keeps_renode_for_the_others(fake_renode):
     assert _pid_gone(fake_renode.pid())
 
 
+def test_a_mixed_renode_fleet_is_one_process(fake_renode):
+    from tifed.boards.base import start_in_groups
+
+    nrf, stm = get_board("renode-nrf52840"), get_board("renode-stm32f4")
+    groups = list(start_in_groups([(0, nrf), (1, stm), (2, nrf)]))
+    devices = [d for group in groups for _, d in group]
+    try:
+        assert len(groups) == 1 and [i for i, _ in groups[0]] == [0, 1, 2]
+        assert len({d.fleet for d in devices}) == 1
+        commands = fake_renode.commands.read_text().splitlines()
+        assert commands.count("start") == 1
+        assert [c for c in commands if c.startswith("connector Connect")] == [
+            "connector Connect sysbus.uart0 dev0_uart", "connector Connect sysbus.usart2 dev1_uart",
+            "connector Connect sysbus.uart0 dev2_uart"]
+        assert sorted(name for name, _ in fake_renode.builds) == ["renode-nrf52840", "renode-stm32f4"]
+    finally:
+        for device in devices:
+            device.stop()
+    assert _pid_gone(fake_renode.pid())
+
+
 def test_renode_that_dies_on_start_is_reported_with_its_log(fake_renode):
     fake_renode.mode("exit-early")
     with pytest.raises(DeviceError) as info:
         get_board("renode-nrf52840").start_many([0])
     message = str(info.value)
     assert "exited before its Monitor listened" in message and "renode.log" in message
-    log = Path(message.rsplit("Renode log: ", 1)[1].rstrip(")"))
-    assert "giving up on purpose" in log.read_text()  # kept for the user to read
+    assert "giving up on purpose" in _log_named_in(message).read_text()  # kept for the user to read
     assert _pid_gone(fake_renode.pid())
+
+
+def test_a_platform_that_fails_to_load_is_one_error_naming_the_log(fake_renode):
+    fake_renode.mode("bad-platform")
+    with pytest.raises(DeviceError) as info:
+        get_board("renode-stm32f4").start_many([0, 1])
+    message = str(info.value)
+    assert "LoadPlatformDescription" in message and "Could not find type 'UART.NoSuchUart'" in message
+    assert "\n" not in message and _log_named_in(message).is_file()
+    assert "start" not in fake_renode.commands.read_text().splitlines()  # stopped at the first error
+    assert _pid_gone(fake_renode.pid())
+
+
+def test_a_renode_too_old_is_refused_with_its_version(fake_renode):
+    fake_renode.mode("old")
+    with pytest.raises(DeviceError, match=r"is Renode 1\.11\.0; the harness needs 1\.15\.0 or newer"):
+        get_board("renode-nrf52840").start_many([0])
+    assert not fake_renode.pidfile.exists()  # never started for a fleet
+
+
+@pytest.mark.parametrize("body, said", [
+    ("echo 'Python 3.11.2'", "is not Renode: `--version` printed 'Python 3.11.2'"),
+    ("exit 3", r"is not Renode: `--version` printed 'nothing \(exit status 3\)'"),
+    ("echo \"Cannot open assembly 'Renode.exe': No such file or directory.\" >&2; exit 2",
+     "is not Renode: `--version` printed \"Cannot open assembly"),
+])
+def test_a_program_that_is_not_renode_is_refused(tmp_path, monkeypatch, body, said):
+    monkeypatch.setenv("TIFED_RENODE", str(_wrapper(tmp_path, body, "not-renode")))
+    with pytest.raises(DeviceError, match=said):
+        get_board("renode-stm32f4").start_many([0])
 
 
 def test_firmware_without_ready_byte_fails_the_start_and_leaves_no_process(fake_renode, monkeypatch):
@@ -182,7 +247,7 @@ def test_federated_run_through_the_plugin_is_bitexact(host_image, tmp_path):
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     env = dict(os.environ, TIFED_RENODE=str(wrapper), FAKE_RENODE_FIRMWARE=str(host_image),
-               FAKE_RENODE_PIDFILE=str(tmp_path / "renode.pid"))
+               FAKE_RENODE_PIDFILE=str(tmp_path / "renode.pid"), FAKE_RENODE_COMMANDS=str(tmp_path / "commands.txt"))
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from tifed.cli import main; sys.exit(main())", "run",
@@ -195,4 +260,5 @@ def test_federated_run_through_the_plugin_is_bitexact(host_image, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert [d["board"] for d in results["devices"]] == ["renode-nrf52840", "renode-stm32f4"] * 2
     assert results["final"]["bitexact_all"] is True and len(results["rounds"]) == 2
+    assert (tmp_path / "commands.txt").read_text().splitlines().count("start") == 1  # one Renode for both boards
     assert _pid_gone(int((tmp_path / "renode.pid").read_text()))

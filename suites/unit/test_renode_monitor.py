@@ -1,6 +1,7 @@
-"""The Renode Monitor client against a small fake Monitor on 127.0.0.1
-(suites/unit/fake_renode.py): telnet negotiation, echo, prompts, colour codes,
-and the three ways Renode prints a number."""
+"""The Renode Monitor client against a fake Monitor on 127.0.0.1
+(suites/unit/fake_renode.py) that behaves as Renode 1.15.3's does: telnet
+negotiation, nine bytes discarded before any output, no prompt until then,
+echo, prompts, colour codes, and the three ways Renode prints a number."""
 from __future__ import annotations
 
 import threading
@@ -8,27 +9,60 @@ import time
 
 import pytest
 
-from fake_renode import FakeMonitor
+from fake_renode import TELNET_HELLO, FakeMonitor
 from tifed.boards.renode_monitor import (
     MonitorClient,
     MonitorError,
+    TelnetStream,
     clean_text,
     parse_number,
     split_answer,
-    strip_telnet,
 )
 
 
-def test_strip_telnet_removes_negotiation_and_keeps_escaped_ff():
+def test_telnet_stream_removes_negotiation_and_keeps_escaped_ff():
     data = bytes([255, 253, 0, ord("a"), 255, 255, ord("b"), 255, 250, 31, 0, 80, 0, 24, 255, 240, ord("c")])
-    assert strip_telnet(data) == b"a\xffbc"
+    assert TelnetStream().feed(data) == (b"a\xffbc", bytes([255, 251, 0]))
 
 
-def test_strip_telnet_carries_a_sequence_split_across_chunks():
-    state: dict = {}
-    assert strip_telnet(b"x\xff", state) == b"x"
-    assert strip_telnet(b"\xfb", state) == b""
-    assert strip_telnet(b"\x01y", state) == b"y"
+def test_telnet_stream_carries_a_sequence_split_across_chunks():
+    stream = TelnetStream()
+    assert stream.feed(b"x\xff") == (b"x", b"")
+    assert stream.feed(b"\xfb") == (b"", b"")
+    assert stream.feed(b"\x01y") == (b"y", bytes([255, 253, 1]))
+
+
+def test_renodes_negotiation_is_answered_with_exactly_the_nine_bytes_it_discards():
+    # DO BINARY -> WILL BINARY, WILL ECHO -> DO ECHO, WILL SGA -> DO SGA,
+    # WONT LINEMODE -> nothing: nine bytes, so the first command is intact.
+    data, replies = TelnetStream().feed(TELNET_HELLO)
+    assert data == b""
+    assert replies == bytes([255, 251, 0, 255, 253, 1, 255, 253, 3])
+
+
+def test_the_fake_monitor_says_nothing_and_eats_a_naive_clients_first_bytes():
+    """What a new user saw on the real Renode, played back by the fake: a
+    client that does not answer the negotiation gets no prompt, and its
+    first nine bytes (a whole LF-ended command and more) are lost."""
+    import socket
+
+    monitor = FakeMonitor()
+    port = monitor.listen()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            hello = b""
+            while len(hello) < len(TELNET_HELLO):
+                hello += sock.recv(64)
+            assert hello == TELNET_HELLO  # and nothing else: no banner, no prompt
+            sock.sendall(b"help\nversion\r")
+            text = b""
+            while not text.endswith(b"(monitor) ") or text.count(b"(monitor) ") < 2:
+                text += sock.recv(4096)
+        assert monitor.discarded == [b"help\nvers"]
+        assert monitor.commands == ["ion"]  # the rest of "version", an unknown command
+        assert b"No such command or device: ion" in text
+    finally:
+        monitor.close()
 
 
 def test_clean_text_drops_ansi_sequences():
@@ -91,7 +125,7 @@ def test_client_returns_error_text_and_query_number_refuses_it(fake_monitor):
     _, port = fake_monitor
     client = MonitorClient.connect(port, deadline=time.monotonic() + 10)
     try:
-        assert "error" in client.execute("frobnicate now")
+        assert client.execute("frobnicate now") == "No such command or device: frobnicate"
         with pytest.raises(MonitorError, match="not a number"):
             client.query_number("sysbus.cpu ExecutedInstructions")  # no machine selected
     finally:

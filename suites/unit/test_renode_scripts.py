@@ -16,8 +16,8 @@ from tifed.boards.registry import get_board
 RENODE_BOARDS = sorted(rs.BOARDS)
 
 
-def _machines(board, elf, n=3, base=40000):
-    return [rs.MachineSpec(f"dev{i}", board, elf, base + i) for i in range(n)]
+def _machines(board, elf, n=3):
+    return [rs.MachineSpec(f"dev{i}", board, elf, elf.parent / f"dev{i}.uart") for i in range(n)]
 
 
 # --- command line -----------------------------------------------------------------
@@ -77,7 +77,8 @@ def test_fleet_creates_each_machine_with_its_platform_elf_and_uart(board, tmp_pa
         assert block[0] == f'mach create "dev{i}"'
         assert block[1] == f"machine LoadPlatformDescription @{rs.scripts_dir().resolve() / platform.overlay}"
         assert block[2] == f"sysbus LoadELF @{elf.resolve()}"
-        assert block[3] == f'emulation CreateServerSocketTerminal {40000 + i} "dev{i}_uart" false'
+        # A pseudo-terminal, not CreateServerSocketTerminal (which listens on every interface).
+        assert block[3] == f'emulation CreateUartPtyTerminal "dev{i}_uart" "{tmp_path / f"dev{i}.uart"}" true'
         assert block[4] == f"connector Connect {platform.uart} dev{i}_uart"
 
 
@@ -93,37 +94,57 @@ def test_fleet_settings_follow_the_machines_and_start_is_last(tmp_path):
     assert "start" not in rs.fleet_commands(_machines("renode-nrf52840", tmp_path / "fw.elf"), start=False)
 
 
-def test_fleet_refuses_repeated_names_or_ports(tmp_path):
-    elf = tmp_path / "fw.elf"
+def test_fleet_refuses_repeated_names_or_links(tmp_path):
+    elf, a, b = tmp_path / "fw.elf", tmp_path / "a", tmp_path / "b"
     with pytest.raises(ValueError, match="names repeat"):
-        rs.fleet_commands([rs.MachineSpec("dev0", "renode-nrf52840", elf, 1), rs.MachineSpec("dev0", "renode-nrf52840", elf, 2)])
-    with pytest.raises(ValueError, match="ports repeat"):
-        rs.fleet_commands([rs.MachineSpec("dev0", "renode-nrf52840", elf, 1), rs.MachineSpec("dev1", "renode-nrf52840", elf, 1)])
+        rs.fleet_commands([rs.MachineSpec("dev0", "renode-nrf52840", elf, a), rs.MachineSpec("dev0", "renode-nrf52840", elf, b)])
+    with pytest.raises(ValueError, match="links repeat"):
+        rs.fleet_commands([rs.MachineSpec("dev0", "renode-nrf52840", elf, a), rs.MachineSpec("dev1", "renode-nrf52840", elf, a)])
     with pytest.raises(ValueError, match="at least one"):
         rs.fleet_commands([])
 
 
-def test_paths_with_spaces_are_escaped_and_semicolons_refused(tmp_path):
+def test_a_mixed_fleet_gives_each_machine_its_own_platform_and_uart(tmp_path):
+    elf = tmp_path / "fw.elf"
+    machines = [rs.MachineSpec("dev0", "renode-nrf52840", elf, tmp_path / "0"),
+                rs.MachineSpec("dev1", "renode-stm32f4", elf, tmp_path / "1")]
+    commands = rs.fleet_commands(machines)
+    assert "connector Connect sysbus.uart0 dev0_uart" in commands
+    assert "connector Connect sysbus.usart2 dev1_uart" in commands
+    assert commands.count("start") == 1
+
+
+def test_paths_with_spaces_are_escaped_and_semicolons_or_quotes_refused(tmp_path):
     spaced = tmp_path / "my firmware" / "fw.elf"
-    command = rs.machine_commands(rs.MachineSpec("dev0", "renode-stm32f4", spaced, 1))[2]
-    assert command == "sysbus LoadELF @" + str(spaced.resolve()).replace(" ", "\\ ")
+    commands = rs.machine_commands(rs.MachineSpec("dev0", "renode-stm32f4", spaced, spaced.with_name("u 0")))
+    assert commands[2] == "sysbus LoadELF @" + str(spaced.resolve()).replace(" ", "\\ ")
+    assert f'"{spaced.with_name("u 0")}"' in commands[3]
     with pytest.raises(ValueError, match="';'"):
-        rs.machine_commands(rs.MachineSpec("dev0", "renode-stm32f4", tmp_path / "a;b.elf", 1))
+        rs.machine_commands(rs.MachineSpec("dev0", "renode-stm32f4", tmp_path / "a;b.elf", tmp_path / "u"))
+    with pytest.raises(ValueError, match="'\"'"):
+        rs.machine_commands(rs.MachineSpec("dev0", "renode-stm32f4", tmp_path / "fw.elf", tmp_path / 'u"'))
 
 
-def test_free_tcp_ports_are_distinct():
-    ports = rs.free_tcp_ports(5)
-    assert len(set(ports)) == 5 and all(1024 <= p < 65536 for p in ports)
+def test_setup_output_other_than_the_success_text_is_an_error():
+    assert rs.unexpected_output('mach create "dev0"', "") is None
+    assert rs.unexpected_output("start", "Starting emulation...") is None
+    assert rs.unexpected_output("machine LoadPlatformDescription @x.repl",
+                                "Error E21: Could not find type\r\nAt x.repl:8:8") == "Error E21: Could not find type At x.repl:8:8"
+    assert rs.unexpected_output("start", "Could not start") == "Could not start"
+
+
+def test_free_tcp_port_is_a_user_port():
+    assert 1024 <= rs.free_tcp_port() < 65536
 
 
 def test_generator_cli_writes_a_fleet_script_for_the_built_image(tmp_path):
     out = tmp_path / "fleet.resc"
-    assert rs.main(["--board", "renode-stm32f4", "--devices", "2", "--base-port", "5000", "--out", str(out)]) == 0
+    assert rs.main(["--board", "renode-stm32f4", "--devices", "2", "--uart-dir", str(tmp_path), "--out", str(out)]) == 0
     text = out.read_text()
     image = get_board("renode-stm32f4").image_path()
     assert text.count("mach create") == 2
     assert f"sysbus LoadELF @{image.resolve()}" in text
-    assert 'CreateServerSocketTerminal 5001 "dev1_uart" false' in text
+    assert f'CreateUartPtyTerminal "dev1_uart" "{tmp_path / "dev1.uart"}" true' in text
     assert text.rstrip().endswith("start")
 
 
@@ -135,11 +156,12 @@ def _resc(board: str) -> str:
 
 
 @pytest.mark.parametrize("board", RENODE_BOARDS)
-def test_board_resc_names_the_overlay_uart_and_raw_socket(board):
+def test_board_resc_names_the_overlay_uart_and_pty(board):
     text = _resc(board)
     platform = rs.BOARDS[board]
     assert f"machine LoadPlatformDescription $ORIGIN/{platform.overlay}" in text
-    assert "emulation CreateServerSocketTerminal $port $term false" in text
+    assert "emulation CreateUartPtyTerminal $term $uart true" in text
+    assert "ServerSocketTerminal" not in text  # it would listen on every network interface
     assert f"connector Connect {platform.uart} $term" in text
     assert (rs.scripts_dir() / platform.overlay).is_file()
 
@@ -164,6 +186,17 @@ def test_overlay_keeps_dwt_frequency_equal_to_cpu_mips(board):
     # One DWT count per instruction only when the two agree (renode/README.md).
     assert int(mips.group(1)) == platform.mips
     assert int(dwt.group(1)) == platform.mips * 1_000_000
+
+
+@pytest.mark.parametrize("board", RENODE_BOARDS)
+def test_overlay_replaces_the_platforms_svd_download(board):
+    """Offline: the stock platforms' sysbus init downloads an SVD file
+    (ApplySVD @https://...), an error under renode-test without a network.
+    The overlay's `init:` (not `init add:`) replaces that section."""
+    text = (rs.scripts_dir() / rs.BOARDS[board].overlay).read_text()
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+    assert re.search(r"^sysbus:\s*\n\s+init:\s*$", code, re.MULTILINE)
+    assert "init add" not in code and "ApplySVD" not in code and "http" not in code
 
 
 def test_nrf_overlay_selects_the_legacy_uart_the_driver_uses():

@@ -7,7 +7,7 @@ import abc
 import dataclasses
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from tifed.errors import BuildError
 from tifed.firmware import build
@@ -114,3 +114,27 @@ class Board(abc.ABC):
                 dev.stop()
             raise
         return started
+
+    def start_group(self) -> object:
+        """Devices of boards with the same start group are started by one
+        start_together call. By default a board is its own group; Renode
+        boards share one, so a mixed Renode fleet is one emulation."""
+        return id(self)
+
+    @classmethod
+    def start_together(cls, members: list[tuple["Board", int]]) -> list[RunningDevice]:
+        """Start the devices (board, index) of one start group, in order."""
+        board = members[0][0]
+        return board.start_many([i for _, i in members])
+
+
+def start_in_groups(devices: Iterable[tuple[int, Board]]) -> Iterator[list[tuple[int, RunningDevice]]]:
+    """Start (index, board) devices group by group (Board.start_group),
+    yielding each group's (index, running device) as it comes up, so the
+    caller can register them before a later group fails."""
+    groups: dict[object, list[tuple[Board, int]]] = {}
+    for index, board in devices:
+        groups.setdefault(board.start_group(), []).append((board, index))
+    for members in groups.values():
+        running = type(members[0][0]).start_together(members)
+        yield [(index, device) for (_, index), device in zip(members, running)]

@@ -1,24 +1,28 @@
 """Boards `renode-nrf52840` and `renode-stm32f4`: the firmware under Renode.
 
-A fleet of K devices of one board is ONE Renode process with K machines in
-one emulation (machines run serially in each quantum: the same interleaving
-every run). Each machine's UART is a raw TCP socket, which the server opens
-as `socket://127.0.0.1:PORT`; the Monitor, on its own telnet port, builds
-the emulation (renode_script.fleet_commands) and answers
-`sysbus.cpu ExecutedInstructions` for RunningDevice.instructions().
+Every Renode device of a run is a machine in ONE Renode process, one
+emulation, whatever its board (machines run serially in each quantum: the
+same interleaving every run). Each machine's UART is a pseudo-terminal
+behind a symlink in the fleet's work folder, which the server opens like
+any serial port; the Monitor, on its own telnet port, builds the emulation
+(renode_script.fleet_commands) and answers `sysbus.cpu ExecutedInstructions`
+for RunningDevice.instructions().
 
-Start-up waits on events, each with a deadline: Renode's log line saying the
-Monitor listens, the Monitor's prompt after each command, and the firmware's
-ready byte (a lone 0x00) on every UART. Stop: Monitor `quit`, then SIGTERM
-and SIGKILL to the process group (renode-run starts Renode as a child).
+Start-up checks `renode --version` once, then waits on events, each with a
+deadline: Renode's log line saying the Monitor listens, the Monitor's
+prompt after each command (whose answer must be what the command prints on
+success), and the firmware's ready byte (a lone 0x00) on every UART. Stop:
+Monitor `quit`, then SIGTERM and SIGKILL to the process group (Renode's
+launcher script and renode-run keep Mono as a child). A failed start names
+the Renode log it keeps.
 """
 from __future__ import annotations
 
 import collections
 import os
+import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -41,6 +45,26 @@ QUIT_TIMEOUT = 15.0  # seconds for Renode to exit after `quit`
 KILL_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 START_ATTEMPTS = 3  # a port taken between choosing it and Renode binding it
 _LISTENING = "Monitor available in telnet mode on port"
+# Renode deletes every folder in $TMPDIR named renode-* that no live process
+# owns when it starts (TemporaryFilesManager.cs): ours must be named otherwise.
+WORKDIR_PREFIX = "tifed-fleet-"
+
+_versions: dict[tuple[str, ...], tuple[int, int, int]] = {}
+_versions_lock = threading.Lock()
+
+
+def checked_renode() -> list[str]:
+    """The command that starts Renode, its version checked once per process."""
+    command = rs.find_renode()
+    if command is None:
+        raise DeviceError(f"the Renode boards need Renode: {rs.missing_reason()} (install: {rs.INSTALL_HINT})")
+    with _versions_lock:
+        if tuple(command) not in _versions:
+            try:
+                _versions[tuple(command)] = rs.check_version(command)
+            except rs.RenodeError as exc:
+                raise DeviceError(str(exc)) from None
+    return command
 
 
 def _stop_process(proc: subprocess.Popen, monitor: MonitorClient | None) -> None:
@@ -68,23 +92,26 @@ def _stop_process(proc: subprocess.Popen, monitor: MonitorClient | None) -> None
 
 
 class RenodeFleet:
-    """One Renode process running the machines of one board."""
+    """One Renode process running the machines of a run's Renode devices."""
 
-    def __init__(self, board: str, command: list[str], elf: Path, indices: list[int]):
-        self.board = board
-        self.indices = list(indices)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"tifed-{board}-"))
+    def __init__(self, command: list[str], members: list[tuple[str, Path, int]]):
+        """members: (board name, firmware image, device index) per machine."""
+        self.members = list(members)
+        self.indices = [i for _, _, i in self.members]
+        boards = sorted({b for b, _, _ in self.members})
+        self.label = "+".join(boards)
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
         self.log_path = self.workdir / "renode.log"
         self._command_prefix = command
-        self._elf = elf
         self._tail: collections.deque[str] = collections.deque(maxlen=20)
         self._listening = threading.Event()
         self._lock = threading.Lock()
-        self._setup_notes: list[str] = []
         self._proc: subprocess.Popen | None = None
         self._finalizer = None
         self.monitor: MonitorClient | None = None
-        self.machines: list[rs.MachineSpec] = []
+        self.machines: list[rs.MachineSpec] = [
+            rs.MachineSpec(f"dev{i}", board, elf, self.workdir / f"dev{i}.uart") for board, elf, i in self.members
+        ]
         self._open_devices: set[int] = set()
 
     # --- start --------------------------------------------------------------
@@ -104,14 +131,12 @@ class RenodeFleet:
         raise DeviceError(f"{last} (Renode log: {self.log_path})")
 
     def _start_once(self) -> None:
-        ports = rs.free_tcp_ports(len(self.indices) + 1)
-        monitor_port, uart_ports = ports[0], ports[1:]
-        self.machines = [rs.MachineSpec(f"dev{i}", self.board, self._elf, p) for i, p in zip(self.indices, uart_ports)]
+        monitor_port = rs.free_tcp_port()
         try:
             commands = rs.fleet_commands(self.machines)
         except ValueError as exc:  # a path Renode's Monitor cannot take
-            raise ConfigError(f"{self.board}: {exc}") from None
-        title = f"TIFeD fleet: {len(self.machines)} x {self.board}"
+            raise ConfigError(f"{self.label}: {exc}") from None
+        title = f"TIFeD fleet: {len(self.machines)} machines ({self.label})"
         (self.workdir / "fleet.resc").write_text(rs.script_text(commands, title))  # to rerun it by hand
         self._launch(rs.renode_command(self._command_prefix, monitor_port))
         deadline = time.monotonic() + START_TIMEOUT
@@ -120,21 +145,20 @@ class RenodeFleet:
                 monitor_port, deadline=deadline, listening=self._listening, alive=self.alive, timeout=COMMAND_TIMEOUT
             )
             for command in commands:
-                answer = self.monitor.execute(command)
-                if answer:
-                    self._setup_notes.append(f"`{command}`: {answer.splitlines()[-1]}")
+                error = rs.unexpected_output(command, self.monitor.execute(command))
+                if error is not None:
+                    raise MonitorError(f"`{command}` failed: {error}")
             for spec in self.machines:  # every machine must exist and have a CPU
                 self.executed_instructions(spec.name)
             for spec in self.machines:
                 self._await_ready_byte(spec, time.monotonic() + READY_TIMEOUT)
         except MonitorError as exc:
-            raise DeviceError(f"{self.board}: Renode did not set up the fleet: {exc}{self._notes()}") from None
+            raise DeviceError(f"{self.label}: Renode did not set up the fleet: {exc}{self._last_line()}") from None
         self._open_devices = set(self.indices)
 
     def _launch(self, argv: list[str]) -> None:
         self._tail.clear()
         self._listening.clear()
-        self._setup_notes = []
         try:
             self._proc = spawn(
                 argv,
@@ -142,12 +166,12 @@ class RenodeFleet:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # one group to signal: renode-run and its Renode
+                start_new_session=True,  # one group to signal: the launcher and its Mono
             )
         except OSError as exc:
             raise DeviceError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
         self._finalizer = weakref.finalize(self, _stop_process, self._proc, None)
-        threading.Thread(target=self._drain_log, args=(self._proc,), name=f"{self.board}-log", daemon=True).start()
+        threading.Thread(target=self._drain_log, args=(self._proc,), name="renode-log", daemon=True).start()
 
     def _drain_log(self, proc: subprocess.Popen) -> None:
         """Renode's log goes to a file and a short tail; the line that says the
@@ -165,31 +189,33 @@ class RenodeFleet:
 
     def _await_ready_byte(self, spec: rs.MachineSpec, deadline: float) -> None:
         """The firmware writes one 0x00 once its UART receives; bytes sent
-        earlier would be dropped by Renode's UART model."""
+        earlier would be dropped by Renode's UART model. Read from the pty
+        and close it again (Renode keeps its own end open, so nothing is
+        lost before the server opens it)."""
         try:
-            sock = socket.create_connection(("127.0.0.1", spec.uart_port), timeout=max(0.1, deadline - time.monotonic()))
+            fd = os.open(spec.uart_link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError as exc:
-            raise MonitorError(f"{spec.name}: UART port {spec.uart_port} does not accept connections ({exc})") from None
-        with sock:
+            raise MonitorError(f"{spec.name}: cannot open its UART {spec.uart_link} ({exc.strerror})") from None
+        try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise MonitorError(f"{spec.name}: the firmware sent no ready byte within {READY_TIMEOUT:g} s")
-                sock.settimeout(left)
-                try:
-                    data = sock.recv(256)
-                except socket.timeout:
+                if not select.select([fd], [], [], left)[0]:
                     continue
-                if not data:
-                    raise MonitorError(f"{spec.name}: Renode closed the UART socket")
+                try:
+                    data = os.read(fd, 256)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    raise MonitorError(f"{spec.name}: its UART failed ({exc.strerror})") from None
                 if b"\x00" in data:
                     return
+        finally:
+            os.close(fd)
 
-    def _notes(self) -> str:
-        parts = list(self._setup_notes)
-        if self._tail:
-            parts.append(f"last log line: {self._tail[-1]}")
-        return ("; " + "; ".join(parts)) if parts else ""
+    def _last_line(self) -> str:
+        return f"; last log line: {self._tail[-1]}" if self._tail else ""
 
     # --- running ------------------------------------------------------------
 
@@ -201,19 +227,21 @@ class RenodeFleet:
         if self.monitor is None:
             raise MonitorError("Renode Monitor not connected")
         with self._lock:  # `mach set` and the query must not interleave with another device's
-            self.monitor.execute(f'mach set "{machine}"')
+            error = rs.unexpected_output("mach set", self.monitor.execute(f'mach set "{machine}"'))
+            if error is not None:
+                raise MonitorError(f"Renode Monitor: `mach set \"{machine}\"` failed: {error}")
             return self.monitor.query_number("sysbus.cpu ExecutedInstructions")
 
     def describe_exit(self) -> str:
         if self._proc is None:
-            return f"{self.board}: Renode never started"
+            return f"{self.label}: Renode never started"
         code = self._proc.poll()
         last = f": {self._tail[-1]}" if self._tail else ""
         if code is None:
-            return f"{self.board}: Renode (pid {self._proc.pid}) is running{last}"
+            return f"{self.label}: Renode (pid {self._proc.pid}) is running{last}"
         how = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
         log = f" (log: {self.log_path})" if self.log_path.is_file() else ""
-        return f"{self.board}: Renode (pid {self._proc.pid}) {how}{last}{log}"
+        return f"{self.label}: Renode (pid {self._proc.pid}) {how}{last}{log}"
 
     # --- stop ---------------------------------------------------------------
 
@@ -226,10 +254,13 @@ class RenodeFleet:
             self.stop()
 
     def stop(self, keep_log: bool = False) -> None:
-        """Stop Renode; its work folder (log, fleet.resc) goes too unless
-        `keep_log` (a failed start names the log in its error)."""
+        """Stop Renode; its work folder (log, fleet.resc, UART links) goes
+        too unless `keep_log` (a failed start names the log in its error)."""
         self._kill(polite=True)
-        if not keep_log:
+        if keep_log:
+            for spec in self.machines:  # dangling once Renode is gone
+                spec.uart_link.unlink(missing_ok=True)
+        else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _kill(self, polite: bool = False) -> None:
@@ -248,7 +279,7 @@ class RenodeDevice(RunningDevice):
         self.fleet = fleet
         self.index = index
         self.machine = spec.name
-        self.url = f"socket://127.0.0.1:{spec.uart_port}"
+        self.url = str(spec.uart_link)
         self.kwargs = {}
         self._stopped = False
 
@@ -304,11 +335,20 @@ class RenodeBoard(CrossImage, Board):
         return self.start_many([index])[0]
 
     def start_many(self, indices: list[int]) -> list[RunningDevice]:
-        command = rs.find_renode()
-        if command is None:
-            raise DeviceError(f"board {self.name} needs Renode: {rs.missing_reason()} (install: {rs.INSTALL_HINT})")
-        image = build.ensure_built(self.name, self.image_path())
-        fleet = RenodeFleet(self.name, command, image, indices)
+        return self.start_together([(self, i) for i in indices])
+
+    def start_group(self) -> object:
+        return RenodeBoard  # every Renode device of a run in one emulation
+
+    @classmethod
+    def start_together(cls, members: list[tuple[Board, int]]) -> list[RunningDevice]:
+        """One Renode process with a machine per (board, index)."""
+        command = checked_renode()
+        images = {}
+        for board, _ in members:
+            if board.name not in images:
+                images[board.name] = build.ensure_built(board.name, board.image_path())
+        fleet = RenodeFleet(command, [(board.name, images[board.name], i) for board, i in members])
         try:
             fleet.start()
         except DeviceError:
@@ -317,4 +357,4 @@ class RenodeBoard(CrossImage, Board):
         except BaseException:
             fleet.stop()
             raise
-        return [RenodeDevice(fleet, i, spec) for i, spec in zip(indices, fleet.machines)]
+        return [RenodeDevice(fleet, i, spec) for (_, i), spec in zip(members, fleet.machines)]

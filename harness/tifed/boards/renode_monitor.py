@@ -1,12 +1,22 @@
 """A small client for Renode's Monitor on its telnet port (`renode -P PORT`).
 
-The Monitor there is an interactive line editor behind a telnet server: it
-sends telnet negotiation (IAC ...) on connect, echoes what we type, may wrap
-output in ANSI escape sequences, and ends every answer with a prompt such as
-`(monitor) ` or `(dev0) ` (the current machine's name). `MonitorClient` sends
-one command at a time and returns the text between the echo of the command
-and the next prompt, with the telnet and terminal noise removed.
+What the Monitor does there (Renode 1.15.3: SocketServerProvider.cs and the
+AntShell line editor; suites/unit/fake_renode.py plays it back):
+- on connect it sends telnet negotiation (IAC DO BINARY, WILL ECHO, WILL
+  SUPPRESS-GO-AHEAD, WONT LINEMODE) and then reads, and throws away, nine
+  bytes, the replies a telnet client owes. Until those nine bytes arrive it
+  sends nothing, not even its banner or prompt, and whatever arrives first
+  is lost. So the client answers each negotiation the way telnet does
+  (DO x -> WILL x, WILL x -> DO x; a WONT needs no answer): exactly nine
+  bytes for Renode's four, after which the banner and `(monitor) ` come;
+- it echoes what we type, ends a line on CR (LF also works; CR LF would be
+  two Enters, the second answered by an extra prompt), and ends every answer
+  with a prompt, `(monitor) ` or the current machine's `(dev0) `;
+- with --plain it writes no colour codes, so an error is told from an
+  answer by its text alone (the caller knows what each command prints).
 
+`MonitorClient` sends one command at a time and returns the text between the
+echo of the command and the next prompt, telnet and terminal noise removed.
 Numbers print as `0x...` (the default numbersMode), as plain decimals, or as
 `0x... (decimal)`; `parse_number` accepts all three.
 """
@@ -23,7 +33,8 @@ from tifed.errors import DeviceError
 IAC = 0xFF
 SB = 0xFA
 SE = 0xF0
-NEGOTIATION = (0xFB, 0xFC, 0xFD, 0xFE)  # WILL, WONT, DO, DONT: one option byte follows
+WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
+NEGOTIATION = (WILL, WONT, DO, DONT)  # one option byte follows
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL), and two-byte ESC sequences.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
@@ -37,41 +48,52 @@ class MonitorError(DeviceError):
     """The Monitor could not be reached or did not answer as expected."""
 
 
-def strip_telnet(data: bytes, state: dict | None = None) -> bytes:
-    """Remove telnet commands from `data`. `state` carries an unfinished
-    sequence across calls (a chunk may end in the middle of one)."""
-    state = {} if state is None else state
-    pending = state.pop("pending", b"")
-    data = pending + data
-    out = bytearray()
-    i = 0
-    while i < len(data):
-        b = data[i]
-        if b != IAC:
-            out.append(b)
-            i += 1
-            continue
-        if i + 1 >= len(data):
-            state["pending"] = data[i:]
-            break
-        cmd = data[i + 1]
-        if cmd == IAC:  # an escaped 0xFF data byte
-            out.append(IAC)
-            i += 2
-        elif cmd in NEGOTIATION:
-            if i + 2 >= len(data):
-                state["pending"] = data[i:]
+class TelnetStream:
+    """Splits what a telnet server sends into data and the negotiation
+    replies a client owes; a sequence cut between two chunks is carried
+    over to the next."""
+
+    def __init__(self):
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> tuple[bytes, bytes]:
+        """(data bytes, reply bytes to send back) for the next chunk."""
+        data = self._pending + chunk
+        self._pending = b""
+        out, replies = bytearray(), bytearray()
+        i = 0
+        while i < len(data):
+            b = data[i]
+            if b != IAC:
+                out.append(b)
+                i += 1
+                continue
+            if i + 1 >= len(data):
+                self._pending = data[i:]
                 break
-            i += 3
-        elif cmd == SB:
-            end = data.find(bytes((IAC, SE)), i + 2)
-            if end < 0:
-                state["pending"] = data[i:]
-                break
-            i = end + 2
-        else:  # a two-byte command (NOP, GA, ...)
-            i += 2
-    return bytes(out)
+            cmd = data[i + 1]
+            if cmd == IAC:  # an escaped 0xFF data byte
+                out.append(IAC)
+                i += 2
+            elif cmd in NEGOTIATION:
+                if i + 2 >= len(data):
+                    self._pending = data[i:]
+                    break
+                option = data[i + 2]
+                if cmd == DO:
+                    replies += bytes((IAC, WILL, option))
+                elif cmd == WILL:
+                    replies += bytes((IAC, DO, option))
+                i += 3  # WONT / DONT: the option is off, nothing to answer (RFC 854)
+            elif cmd == SB:
+                end = data.find(bytes((IAC, SE)), i + 2)
+                if end < 0:
+                    self._pending = data[i:]
+                    break
+                i = end + 2
+            else:  # a two-byte command (NOP, GA, ...)
+                i += 2
+        return bytes(out), bytes(replies)
 
 
 def clean_text(text: str) -> str:
@@ -115,7 +137,7 @@ class MonitorClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._telnet_state: dict = {}
+        self._telnet = TelnetStream()
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._text = ""
         self.prompt: str | None = None
@@ -131,7 +153,8 @@ class MonitorClient:
         alive=None,
         timeout: float = 30.0,
     ) -> "MonitorClient":
-        """Connect once Renode listens, then wait for its first prompt.
+        """Connect once Renode listens, answer its telnet negotiation, then
+        wait for its first prompt (after the banner).
 
         `listening` is set by whoever reads Renode's log when it says
         "Monitor available ... on port N"; until then each try waits on it
@@ -167,7 +190,7 @@ class MonitorClient:
         with self._lock:
             self._text = ""
             try:
-                self._sock.sendall(command.encode("utf-8") + b"\n")
+                self._sock.sendall(command.encode("utf-8") + b"\r")
             except OSError as exc:
                 raise MonitorError(f"Renode Monitor: cannot send {command!r} ({exc})") from None
             return self._read_until_prompt(command, deadline)
@@ -183,7 +206,7 @@ class MonitorClient:
         """Ask Renode to exit; the connection closes without a prompt."""
         with self._lock:
             try:
-                self._sock.sendall(b"quit\n")
+                self._sock.sendall(b"quit\r")
             except OSError:
                 pass
 
@@ -214,7 +237,12 @@ class MonitorClient:
                 raise MonitorError(f"Renode Monitor connection failed ({exc})") from None
             if not chunk:
                 raise MonitorError(f"Renode Monitor closed the connection during `{command or 'connect'}`")
-            data = strip_telnet(chunk, self._telnet_state)
+            data, replies = self._telnet.feed(chunk)
+            if replies:
+                try:
+                    self._sock.sendall(replies)
+                except OSError as exc:
+                    raise MonitorError(f"Renode Monitor connection failed ({exc})") from None
             self._text += self._utf8.decode(data)  # cleaned as a whole: a sequence may span chunks
 
 

@@ -6,7 +6,12 @@ The same command list is sent to the Monitor by harness/tifed/boards/renode.py a
 written out as a .resc for running a fleet by hand:
 
     python -m tifed.boards.renode_script --board renode-nrf52840 --devices 4 --out fleet.resc
-    renode --console --disable-xwt fleet.resc    # device i: UART on TCP port 3456 + i
+    renode --console --disable-xwt fleet.resc    # device i: UART on the pty ./dev<i>.uart
+
+Each machine's UART is a pseudo-terminal (`emulation CreateUartPtyTerminal`),
+reached through a symlink the harness names: unlike
+CreateServerSocketTerminal, which listens on every network interface, it
+puts no board on the network.
 
 renode/renode-<board>.resc is the single-machine script for humans and the
 Robot suites; suites/unit/test_renode_scripts.py checks that both name the
@@ -17,8 +22,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,7 +53,16 @@ BOARDS = {
 
 # Emulation-wide settings for a fleet (see renode/README.md, "Determinism").
 DEFAULT_QUANTUM = "0.0001"  # seconds of virtual time between machine synchronisations
-BASE_PORT = 3456  # UART of device i on BASE_PORT + i in hand-written fleets
+
+# The Renode versions the harness was run against (renode/README.md); older
+# ones are refused with the version they report.
+MIN_VERSION = (1, 15, 0)
+VERSION_TIMEOUT = 60.0  # seconds for `renode --version` (Mono starts slowly on a busy machine)
+_VERSION = re.compile(r"^Renode,? v(?:ersion )?(\d+)\.(\d+)\.(\d+)", re.MULTILINE)
+
+# What a setup command prints when it worked; anything else is Renode's
+# error message (with --plain the Monitor marks errors by no colour).
+SETUP_OUTPUT = {"start": ("Starting emulation...",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +70,7 @@ class MachineSpec:
     name: str  # Renode machine name, "dev<index>"
     board: str  # a key of BOARDS
     elf: Path
-    uart_port: int  # TCP port of the machine's UART (raw socket)
+    uart_link: Path  # the symlink Renode points at the UART's pseudo-terminal
 
     @property
     def terminal(self) -> str:
@@ -91,6 +107,42 @@ def missing_reason() -> str:
     return "renode not found on PATH"
 
 
+def check_version(prefix: list[str]) -> tuple[int, int, int]:
+    """The version `renode --version` reports; RenodeError if the program
+    does not say it is Renode or is older than MIN_VERSION."""
+    shown = " ".join(prefix)
+    try:
+        done = subprocess.run([*prefix, "--version"], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, errors="replace", timeout=VERSION_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RenodeError(f"{shown} --version did not answer within {VERSION_TIMEOUT:g} s: is it Renode?") from None
+    except OSError as exc:
+        raise RenodeError(f"cannot run {shown}: {exc.strerror or exc}") from None
+    said = (done.stdout + done.stderr).strip()
+    match = _VERSION.search(said)
+    if match is None:
+        first = said.splitlines()[0] if said else f"nothing (exit status {done.returncode})"
+        raise RenodeError(f"{shown} is not Renode: `--version` printed {first!r}")
+    version = tuple(int(g) for g in match.groups())
+    if version < MIN_VERSION:
+        want = ".".join(map(str, MIN_VERSION))
+        raise RenodeError(f"{shown} is Renode {'.'.join(map(str, version))}; the harness needs {want} or newer "
+                          f"({INSTALL_HINT})")
+    return version
+
+
+class RenodeError(Exception):
+    """Renode is missing, too old, or not Renode (turned into a DeviceError by the board)."""
+
+
+def unexpected_output(command: str, answer: str) -> str | None:
+    """The Monitor's answer to a setup command when it is not what the
+    command prints on success (so an error message), else None."""
+    if not answer.strip() or answer.strip() in SETUP_OUTPUT.get(command, ()):
+        return None
+    return " ".join(answer.split())
+
+
 def renode_command(prefix: list[str], monitor_port: int, script: Path | None = None) -> list[str]:
     """Renode headless, its Monitor on a telnet port and its log, without
     colour codes, on stdout. (--console would put the Monitor on stdin
@@ -111,16 +163,25 @@ def _path(p: Path) -> str:
     return "@" + text.replace(" ", "\\ ")
 
 
+def _string(p: Path) -> str:
+    """A Monitor string argument: the absolute path in double quotes."""
+    text = str(Path(p).absolute())
+    if '"' in text or any(c in text for c in "\r\n\t"):
+        raise ValueError(f"Renode cannot take a path containing '\"' or control characters: {text!r}")
+    return f'"{text}"'
+
+
 def machine_commands(spec: MachineSpec, overlay_dir: Path | None = None) -> list[str]:
-    """One machine: its platform, its firmware and its UART on a raw TCP socket
-    (third argument false: no telnet negotiation, bytes pass unchanged)."""
+    """One machine: its platform, its firmware and its UART on a
+    pseudo-terminal behind the symlink spec.uart_link (`true`: replace a
+    stale link of an earlier run)."""
     platform = BOARDS[spec.board]
     overlay = (overlay_dir or scripts_dir()) / platform.overlay
     return [
         f'mach create "{spec.name}"',
         f"machine LoadPlatformDescription {_path(overlay)}",
         f"sysbus LoadELF {_path(spec.elf)}",
-        f'emulation CreateServerSocketTerminal {spec.uart_port} "{spec.terminal}" false',
+        f'emulation CreateUartPtyTerminal "{spec.terminal}" {_string(spec.uart_link)} true',
         f"connector Connect {platform.uart} {spec.terminal}",
     ]
 
@@ -141,9 +202,9 @@ def fleet_commands(
     names = [m.name for m in machines]
     if len(set(names)) != len(names):
         raise ValueError(f"machine names repeat: {names}")
-    ports = [m.uart_port for m in machines]
-    if len(set(ports)) != len(ports):
-        raise ValueError(f"UART ports repeat: {ports}")
+    links = [str(m.uart_link) for m in machines]
+    if len(set(links)) != len(links):
+        raise ValueError(f"UART links repeat: {links}")
     commands: list[str] = []
     for spec in machines:
         commands += machine_commands(spec, overlay_dir)
@@ -165,20 +226,13 @@ def script_text(commands: list[str], title: str) -> str:
     return f":name: {title}\n:description: generated by tifed.boards.renode_script\n\n" + "\n".join(commands) + "\n"
 
 
-def free_tcp_ports(count: int) -> list[int]:
-    """`count` distinct ports that were free a moment ago (the kernel picks
-    them; another process could still take one before Renode binds it, which
+def free_tcp_port() -> int:
+    """A port that was free a moment ago, for the Monitor (the kernel picks
+    it; another process could still take it before Renode binds it, which
     the caller detects and retries)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--board", required=True, choices=sorted(BOARDS))
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--elf", type=Path, help="firmware image (default: what `tifed build --board B` makes)")
-    parser.add_argument("--base-port", type=int, default=BASE_PORT, help="device i's UART port is BASE + i")
+    parser.add_argument("--uart-dir", type=Path, default=Path("."),
+                        help="device i's UART is the pty behind DIR/dev<i>.uart (default: the current folder)")
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     if args.devices < 1:
@@ -197,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         from tifed.boards.registry import get_board
 
         args.elf = get_board(args.board).image_path()
-    machines = [MachineSpec(f"dev{i}", args.board, args.elf, args.base_port + i) for i in range(args.devices)]
+    machines = [MachineSpec(f"dev{i}", args.board, args.elf, args.uart_dir / f"dev{i}.uart")
+                for i in range(args.devices)]
     text = script_text(fleet_commands(machines), f"TIFeD fleet: {args.devices} x {args.board}")
     if args.out:
         args.out.write_text(text)

@@ -26,7 +26,7 @@ import numpy as np
 import serial
 
 import tifed_models
-from tifed.boards.base import Board, RunningDevice
+from tifed.boards.base import Board, RunningDevice, start_in_groups
 from tifed.firmware import build
 from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError, fold, one_line
 from tifed.links.faults import FaultSpec, fault_url
@@ -300,7 +300,8 @@ def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None],
     """A worker for every device of `boards` (device id -> its board), put
     into `workers` as each comes, so a failure half way still leaves what
     was started there to stop. Every image is built (if stale) before any
-    device starts; each board kind starts its share at once (start_many)."""
+    device starts; each start group starts its share at once (Board.start_group:
+    a board kind, or every Renode board of the run in one emulation)."""
     by_board: dict[int, list[int]] = {}
     for d, board in boards.items():
         if board.has_device:
@@ -312,10 +313,9 @@ def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None],
         image = board.image_path()
         if image is not None:
             build.ensure_built(board.name, image)
-    for ids in by_board.values():
-        board = boards[ids[0]]
-        for d, running in zip(ids, board.start_many(ids)):
-            workers[d] = DeviceWorker(d, board, layers[d], spec, running, faults)
+    for group in start_in_groups((d, boards[d]) for ids in by_board.values() for d in ids):
+        for d, running in group:
+            workers[d] = DeviceWorker(d, boards[d], layers[d], spec, running, faults)
 
 
 class _Transfer:
