@@ -7,7 +7,7 @@ Resource          tifed.resource
 *** Test Cases ***
 IDENTIFY Answers OK With The Board Name
     Start TIFeD Machine
-    Send Frame    @{IDENTIFY_REQUEST}
-    ${answer}=    Wait For Bytes On Uart    ${IDENTIFY_ANSWER}[${BOARD}]    treatAsRegex=true    matchStart=true
+    TifedUart.Send Frame    @{IDENTIFY_REQUEST}
+    ${answer}=    TifedUart.Wait For Answer    ${IDENTIFY_ANSWER}[${BOARD}]    ${UART_TIMEOUT}
     ${name}=    Evaluate    $BOARD.encode("ascii")
-    Should Contain    ${answer.Content}    ${name}
+    Should Contain    ${answer}    ${name}

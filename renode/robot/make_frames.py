@@ -8,8 +8,9 @@ The Robot suites then need neither the harness nor NumPy: renode-test's own
 Python loads the file. suites/unit/test_renode_robot.py fails when the
 committed file differs from what this script makes now.
 
-How answers are matched (Renode's `Wait For Bytes On Uart ... treatAsRegex`
-on the raw bytes, `\\xNN` escapes only, so the pattern survives XML-RPC):
+How answers are matched (TifedUart.py's `Wait For Answer`: a regex over the
+raw bytes as Latin-1 text, anchored at the first unread byte, `\\xNN` escapes
+only, so the pattern is plain ASCII):
 - fully known answers (WRITE_*, SET_FEEDBACK_SEED, READ_TENSOR) are the exact
   escaped bytes of the encoded frame;
 - answers with board-dependent fields (IDENTIFY: arena, version; CONFIGURE:
@@ -32,8 +33,8 @@ from tifed.protocol.frames import RESPONSE_BIT, encode_frame
 
 OUT = Path(__file__).resolve().parent / "tifed_frames.py"
 
-# The case: small enough for byte-by-byte sending through Robot, big enough
-# that every tensor changes in the epoch.
+# The case: small (frames stay short and readable in Robot's log), big
+# enough that every tensor changes in the epoch.
 DIMS = (8, 6, 4)
 SAMPLES = 8
 BATCH = 4
@@ -49,8 +50,8 @@ BOARDS = ("renode-nrf52840", "renode-stm32f4", "host")
 
 
 def key_codes(data: bytes) -> list[str]:
-    """Bytes as `Send Key To Uart` arguments: hex strings, as Renode's own
-    suites write them (`Send Key To Uart  0x1B`)."""
+    """Bytes as `Send Frame` arguments: hex strings (`0x1b`), which Robot's
+    log shows as they are."""
     return [f"0x{b:02x}" for b in data]
 
 

@@ -1,23 +1,24 @@
-"""Renode's UART keywords, re-implemented over the host build of the firmware
-(stdin/stdout pipes), so the Robot suites in renode/robot/ really run here:
-their precomputed frames go to real firmware and the answers are matched
-the way Renode's binary-mode TerminalTester matches them (regex over the
-bytes as Latin-1 text, dot matches newline, `matchStart` anchors at the
-first unconsumed byte, a match consumes everything up to its end).
+"""Renode's `Execute Command` and `Start Emulation`, re-implemented over the
+host build of the firmware, so the Robot suites in renode/robot/ really run
+here: `Start Emulation` puts the host build behind a pseudo-terminal at the
+path the suite gave as `$uart`, as the board's .resc does under Renode, and
+the suites' own UART keywords (renode/robot/TifedUart.py) send their
+precomputed frames to it and match the answers, unchanged.
 
 Used by suites/unit/test_renode_robot.py through renode_on_host.resource as
 ${RENODEKEYWORDS}. Differences from Renode, on purpose: no machine (the
-`include` of the board's .resc is only checked to exist), real-time
-timeouts, and the ready byte (0x00) that the Renode boards send at start is
-put into the buffer here, since the host build does not send one.
+`include` of the board's .resc is only checked to exist), and the ready byte
+(0x00) that the Renode boards send at start is written here, since the host
+build does not send one.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
-import time
-from types import SimpleNamespace
+import tty
+from pathlib import Path
 
 from robot.libraries.BuiltIn import BuiltIn
 
@@ -29,9 +30,9 @@ class renode_on_host:  # noqa: N801 - Robot library named like its file
     def __init__(self):
         self.ROBOT_LIBRARY_LISTENER = self
         self._proc: subprocess.Popen | None = None
-        self._buffer = bytearray()
-        self._cond = threading.Condition()
-        self._tester = False
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._link: Path | None = None
         self.variables: dict[str, str] = {}
 
     # --- Renode keywords ---------------------------------------------------------
@@ -42,63 +43,41 @@ class renode_on_host:  # noqa: N801 - Robot library named like its file
             return ""
         if m := re.fullmatch(r"include @(\S+)", command):
             board = BuiltIn().get_variable_value("${BOARD}")
-            if str(board).startswith("renode-"):
-                from pathlib import Path
-
-                if not Path(m.group(1)).is_file():
-                    raise AssertionError(f"include: no such script {m.group(1)}")
-            return ""
-        if re.fullmatch(r"connector Disconnect \S+ uart", command):
+            if str(board).startswith("renode-") and not Path(m.group(1)).is_file():
+                raise AssertionError(f"include: no such script {m.group(1)}")
             return ""
         raise AssertionError(f"command not emulated on the host: {command}")
 
-    def create_terminal_tester(self, uart, timeout=None, machine=None, endLineOption=None, defaultPauseEmulation=None,
-                               defaultWaitForEcho=None, defaultMatchNextLine=None, binaryMode=False):
-        if str(binaryMode).lower() != "true":
-            raise AssertionError("the TIFeD suites use binary-mode testers")
-        self._tester = True
-        return 0
-
     def start_emulation(self):
+        self._link = Path(self.variables["uart"].strip('"'))
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self._link.unlink(missing_ok=True)
+        self._link.symlink_to(os.ttyname(self._slave))
         image = BuiltIn().get_variable_value("${HOST_IMAGE}")
         self._proc = subprocess.Popen([image], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-        with self._cond:
-            self._buffer[:] = b"\x00"  # the Renode boards' ready byte
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def send_key_to_uart(self, c, testerId=None):
-        self._proc.stdin.write(bytes([int(str(c), 0)]))  # "0x1b" as Renode's suites write it, or 27
-
-    def wait_for_bytes_on_uart(self, content, timeout=None, testerId=None, treatAsRegex=False, pauseEmulation=None,
-                               matchStart=False):
-        if not self._tester:
-            raise AssertionError("no terminal tester")
-        regex = str(treatAsRegex).lower() == "true"
-        pattern = content if regex else re.escape(bytes.fromhex(content.replace(" ", "")).decode("latin-1"))
-        compiled = re.compile(pattern, re.DOTALL)
-        anchored = str(matchStart).lower() == "true"
-        if timeout is None:  # Renode's default is 8 s; tests of failures shorten it
-            timeout = BuiltIn().get_variable_value("${HOST_UART_TIMEOUT}", 8)
-        deadline = time.monotonic() + float(timeout)
-        with self._cond:
-            while True:
-                text = self._buffer.decode("latin-1")
-                match = compiled.match(text) if anchored else compiled.search(text)
-                if match:
-                    del self._buffer[: match.end()]
-                    return SimpleNamespace(Content=match.group(0).encode("latin-1"), Groups=[])
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"Terminal tester failed! No match for {content!r} in {bytes(self._buffer)!r}")
-                self._cond.wait(left)
+        os.write(self._master, b"\x00")  # the Renode boards' ready byte
+        threading.Thread(target=self._pump, args=(self._proc.stdout.read, self._to_uart), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self._from_uart, self._proc.stdin.write), daemon=True).start()
 
     # --- plumbing -------------------------------------------------------------------
 
-    def _read(self):
-        for chunk in iter(lambda: self._proc.stdout.read(4096), b""):
-            with self._cond:
-                self._buffer += chunk
-                self._cond.notify_all()
+    def _to_uart(self, data: bytes) -> None:
+        os.write(self._master, data)
+
+    def _from_uart(self, size: int) -> bytes:
+        try:
+            return os.read(self._master, size)
+        except OSError:  # closed at the end of the test
+            return b""
+
+    @staticmethod
+    def _pump(read, write) -> None:
+        try:
+            for chunk in iter(lambda: read(4096), b""):
+                write(chunk)
+        except (OSError, ValueError):
+            pass
 
     def _close(self):
         if self._proc is not None:
@@ -110,6 +89,12 @@ class renode_on_host:  # noqa: N801 - Robot library named like its file
                 self._proc.wait()
             self._proc.stdout.close()
             self._proc = None
+        for fd in (self._slave, self._master):
+            if fd is not None:
+                os.close(fd)
+        self._master = self._slave = None
+        if self._link is not None:
+            self._link.unlink(missing_ok=True)
 
     def end_test(self, data, result):
         self._close()

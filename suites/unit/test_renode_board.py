@@ -71,6 +71,8 @@ def fake_renode(tmp_path, monkeypatch):
         return image
 
     monkeypatch.setattr(renode_board.build, "ensure_built", fake_ensure_built)
+    # A failed start keeps its work folder (log) for the user: here, in tmp_path.
+    monkeypatch.setattr(renode_board.tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("TIFED_RENODE", str(wrapper))
     monkeypatch.setenv("FAKE_RENODE_PIDFILE", str(tmp_path / "renode.pid"))
     monkeypatch.setenv("FAKE_RENODE_COMMANDS", str(tmp_path / "commands.txt"))

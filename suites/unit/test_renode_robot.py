@@ -108,9 +108,11 @@ def test_dry_run_catches_a_misspelt_keyword(tmp_path):
 # --- running against the host build -------------------------------------------------------------
 
 
-def _run_on_host(host_image: Path, folder: Path, board: str, *suites: str, timeout: float = 8) -> subprocess.CompletedProcess:
+def _run_on_host(host_image: Path, folder: Path, board: str, *suites: str, out: Path,
+                 timeout: float = 8) -> subprocess.CompletedProcess:
     return _robot(
-        "--variable", f"HOST_UART_TIMEOUT:{timeout}",
+        "--outputdir", str(out),  # where the suites put the UART's pty link
+        "--variable", f"UART_TIMEOUT:{timeout}",
         "--variable", f"RENODEKEYWORDS:{ON_HOST}",
         "--variable", f"BOARD:{board}",
         "--variable", f"HOST_IMAGE:{host_image}",
@@ -118,14 +120,14 @@ def _run_on_host(host_image: Path, folder: Path, board: str, *suites: str, timeo
     )
 
 
-def test_suites_pass_against_the_host_build(host_image):
-    done = _run_on_host(host_image, ROBOT_DIR, "host", "identify.robot", "train_epoch.robot")
+def test_suites_pass_against_the_host_build(host_image, tmp_path):
+    done = _run_on_host(host_image, ROBOT_DIR, "host", "identify.robot", "train_epoch.robot", out=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 tests, 2 passed" in done.stdout
 
 
-def test_identify_fails_when_the_board_name_differs(host_image):
-    done = _run_on_host(host_image, ROBOT_DIR, "renode-nrf52840", "identify.robot", timeout=1)
+def test_identify_fails_when_the_board_name_differs(host_image, tmp_path):
+    done = _run_on_host(host_image, ROBOT_DIR, "renode-nrf52840", "identify.robot", out=tmp_path, timeout=1)
     assert done.returncode != 0 and "1 failed" in done.stdout
 
 
@@ -143,5 +145,5 @@ def test_train_epoch_fails_when_one_weight_is_off_by_one(host_image, tmp_path):
     text = (copy / "tifed_frames.py").read_text()
     head = text[: text.index("TRAIN_EXCHANGE = [")]
     (copy / "tifed_frames.py").write_text(head + f"TRAIN_EXCHANGE = {steps!r}\n")
-    done = _run_on_host(host_image, copy, "host", "train_epoch.robot", timeout=1)
+    done = _run_on_host(host_image, copy, "host", "train_epoch.robot", out=tmp_path, timeout=1)
     assert done.returncode != 0 and "1 failed" in done.stdout
