@@ -1,15 +1,22 @@
-"""The Renode boards end to end, through the harness's plug-in: a fleet of two
-machines in one Renode answers IDENTIFY, trains bit-exactly like the NumPy
-reference, reports a TRAIN count that Renode's own ExecutedInstructions
-bounds, runs a whole federated training bit-exactly from the CLI, passes the
-Robot suites under renode-test, and leaves no Renode behind.
+"""The Renode boards end to end against the real Renode, through the
+harness's plug-in: a fleet of two machines in one Renode answers IDENTIFY,
+trains bit-exactly like the NumPy reference, reports a TRAIN count that
+Renode's own ExecutedInstructions bounds; whole federated trainings from the
+CLI (a mixed Renode fleet, Renode beside QEMU and host) are bit-exact with
+ONE Renode process; the Robot suites pass under renode-test; and no Renode is
+left behind after a stop, Ctrl-C, a platform that fails to load or a board
+that never answers.
 
-Every test here is skipped, with the reason, where Renode is absent."""
+Every test here is skipped, with the reason, where Renode is absent
+(`tox -e renode` runs them; renode/README.md)."""
 from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +25,10 @@ import numpy as np
 import pytest
 
 from qemu_support import fixed_case, make_case
+from tifed.boards import renode as renode_board
 from tifed.boards import renode_script as rs
 from tifed.boards.registry import get_board
+from tifed.errors import DeviceError
 from tifed.protocol.client import DeviceClient
 from tifed.step import device_step, reference_step, validate_case
 from tifed.links.transport import open_link
@@ -100,22 +109,147 @@ def test_train_count_is_deterministic_and_bounded_by_executed_instructions(fleet
     assert counts[0] == counts[1]
 
 
-def test_federated_run_is_bitexact_on_a_mixed_renode_fleet(tmp_path):
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from tifed.cli import main; sys.exit(main())", "run",
-         "--board", "renode-nrf52840", "--board", "renode-stm32f4", "--devices", "4", "--mode", "full",
-         "--dataset", "digits", "--model", "64-16-10", "--buffers", "1", "--epochs", "2", "--validate",
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=1800,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+class CountedRenode:
+    """TIFED_RENODE -> a wrapper around the real Renode that gives each
+    Renode it starts a --pid-file in `folder` (`--version` writes none), so
+    a test can count the Renode processes and check that all are gone."""
+
+    def __init__(self, folder: Path):
+        real = rs.find_renode()
+        self.folder = folder
+        self.path = folder / "renode"
+        self.path.write_text(
+            f'#!/bin/sh\nexec {" ".join(real)} --pid-file "{folder}/renode-$$.pid" "$@"\n'
+        )
+        self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR)
+
+    def pids(self) -> list[int]:
+        return [int(p.read_text()) for p in sorted(self.folder.glob("renode-*.pid")) if p.read_text().strip()]
+
+    def all_gone(self, within: float = 15.0) -> bool:
+        return all(_pid_gone(pid, within) for pid in self.pids())
+
+
+def _pid_gone(pid: int, within: float) -> bool:
+    """True once `pid` has exited, waiting up to `within` seconds for it."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([pidfd], [], [], within)[0])
+    finally:
+        os.close(pidfd)
+
+
+@pytest.fixture
+def counted_renode(tmp_path, monkeypatch):
+    counted = CountedRenode(tmp_path)
+    monkeypatch.setenv("TIFED_RENODE", str(counted.path))
+    return counted
+
+
+def _tifed_run(out: Path, *boards: str, devices: int, buffers: int = 1, **popen):
+    argv = [sys.executable, "-c", "import sys; from tifed.cli import main; sys.exit(main())", "run",
+            *[a for b in boards for a in ("--board", b)], "--devices", str(devices), "--mode", "full",
+            "--dataset", "digits", "--model", "64-16-10", "--buffers", str(buffers), "--epochs", "2", "--validate",
+            "--out", str(out)]
+    if popen:
+        return subprocess.Popen(argv, **popen)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+
+
+def _assert_bitexact_with_counts(out: Path, boards: list[str], counted: list[str]) -> dict:
     results = json.loads((out / "results.json").read_text())
-    assert [d["board"] for d in results["devices"]] == ["renode-nrf52840", "renode-stm32f4"] * 2
-    assert results["final"]["bitexact_all"] is True
+    assert [d["board"] for d in results["devices"]] == boards
+    assert results["final"]["bitexact_all"] is True and results["final"]["complete"] is True
     for round_ in results["rounds"]:
         assert round_["bitexact"] is True
-        assert all(isinstance(n, int) and n > 0 for n in round_["device_instructions"])
+        for board, n in zip(boards, round_["device_instructions"]):
+            if board in counted:
+                assert isinstance(n, int) and n > 0, (board, n)
+    return results
+
+
+def test_federated_run_is_bitexact_on_a_mixed_renode_fleet_in_one_renode(tmp_path, counted_renode):
+    out = tmp_path / "run"
+    done = _tifed_run(out, "renode-nrf52840", "renode-stm32f4", devices=4)
+    assert done.returncode == 0, done.stderr[-2000:]
+    boards = ["renode-nrf52840", "renode-stm32f4"] * 2
+    results = _assert_bitexact_with_counts(out, boards, boards)
+    # Each board's TRAIN count is the same on both of its machines, every round.
+    for round_ in results["rounds"]:
+        counts = round_["device_instructions"]
+        assert counts[0] == counts[2] and counts[1] == counts[3]
+    assert len(counted_renode.pids()) == 1  # one Renode for both boards
+    assert counted_renode.all_gone()
+
+
+def test_federated_run_mixes_renode_qemu_and_host(tmp_path, counted_renode):
+    if shutil.which("qemu-system-arm") is None:
+        pytest.skip("qemu-system-arm not installed (apt-get install qemu-system-arm)")
+    out = tmp_path / "run"
+    boards = ["renode-nrf52840", "qemu-mps2-an386", "renode-stm32f4", "host"]
+    done = _tifed_run(out, *boards, devices=4)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _assert_bitexact_with_counts(out, boards, ["renode-nrf52840", "renode-stm32f4", "qemu-mps2-an386"])
+    assert len(counted_renode.pids()) == 1
+    assert counted_renode.all_gone()
+
+
+def test_ctrl_c_stops_every_renode_it_started(tmp_path, counted_renode):
+    out = tmp_path / "run"
+    proc = _tifed_run(out, "renode-stm32f4", "renode-nrf52840", devices=2, buffers=14,
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:  # wait for the event: a round is done, so Renode runs
+            if line.startswith("round 1/"):
+                break
+        else:
+            pytest.fail(f"tifed run ended before its first round (exit {proc.wait()})")
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, rest[-2000:]
+    assert len(counted_renode.pids()) == 1 and counted_renode.all_gone()
+
+
+def _scripts_copy(tmp_path: Path, overlay: str, replace: tuple[str, str]) -> Path:
+    """renode/ copied, one overlay changed: a user's broken platform."""
+    folder = tmp_path / "scripts"
+    shutil.copytree(ROOT / "renode", folder)
+    text = (folder / overlay).read_text()
+    assert replace[0] in text
+    (folder / overlay).write_text(text.replace(*replace))
+    return folder
+
+
+def test_a_platform_that_does_not_load_is_one_error_naming_the_log(tmp_path, counted_renode, monkeypatch):
+    scripts = _scripts_copy(tmp_path, "tifed-stm32f4.repl", ("usart2:\n", "usart2: UART.NoSuchUart @ sysbus 0x40004400\n"))
+    monkeypatch.setenv("TIFED_RENODE_SCRIPTS", str(scripts))
+    monkeypatch.setattr(renode_board.tempfile, "tempdir", str(tmp_path))  # the kept log goes here
+    with pytest.raises(DeviceError) as info:
+        get_board("renode-stm32f4").start_many([0, 1])
+    message = str(info.value)
+    assert "LoadPlatformDescription" in message and "NoSuchUart" in message and "\n" not in message
+    log = Path(message.rsplit("Renode log: ", 1)[1].rstrip(")"))
+    assert log.is_file() and "Monitor available" in log.read_text()
+    assert len(counted_renode.pids()) == 1 and counted_renode.all_gone()
+
+
+def test_a_board_that_never_answers_is_one_error_and_nothing_left_running(tmp_path, counted_renode, monkeypatch):
+    # Renode's stock UARTE (EasyDMA) model in place of the legacy UART the
+    # firmware drives: the firmware runs, but its ready byte never leaves.
+    scripts = _scripts_copy(tmp_path, "tifed-nrf52840.repl", ("easyDMA: false", "easyDMA: true"))
+    monkeypatch.setenv("TIFED_RENODE_SCRIPTS", str(scripts))
+    monkeypatch.setattr(renode_board.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(renode_board, "READY_TIMEOUT", 5.0)
+    with pytest.raises(DeviceError, match=r"dev0: the firmware sent no ready byte within 5 s.*Renode log: "):
+        get_board("renode-nrf52840").start_many([0])
+    assert len(counted_renode.pids()) == 1 and counted_renode.all_gone()
 
 
 def test_stop_leaves_no_renode():
