@@ -4,9 +4,9 @@
  * in without a Makefile change.
  *
  * On silicon CYCCNT counts core clock cycles. Renode has no DWT in its stock
- * platforms; renode/tifed-*.repl adds its model, which derives the count
- * from virtual time, and at a frequency equal to the CPU's PerformanceInMips
- * that is exactly one count per executed instruction.
+ * platforms; renode/tifed-dwt.repl adds one whose CYCCNT is the CPU's own
+ * count of executed instructions (Renode's DWT model, derived from virtual
+ * time, lags the CPU between synchronisation points).
  */
 #ifndef TIFED_DWT_COUNTER_H
 #define TIFED_DWT_COUNTER_H
@@ -36,9 +36,9 @@ static inline void dwt_counter_init(dwt_counter_t *c)
 }
 
 /* Adds the difference since the last read (modulo 2^32), so the total is
- * exact as long as two reads are less than 2^32 counts apart (67 s of
- * virtual time at 64 MHz, 25 s at 168 MHz). The app reads it before and
- * after each TRAIN, so one TRAIN must stay under 2^32 instructions. */
+ * exact as long as two reads are less than 2^32 counts apart (4.3e9
+ * instructions: 67 s at 64 MHz, 25 s at 168 MHz). The app reads it before
+ * and after each TRAIN, so one TRAIN must stay under 2^32 instructions. */
 static inline uint64_t dwt_counter_read(dwt_counter_t *c)
 {
     uint32_t now = REG32(DWT_CYCCNT);

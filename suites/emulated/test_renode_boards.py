@@ -103,10 +103,32 @@ def test_train_count_is_deterministic_and_bounded_by_executed_instructions(fleet
         after = device.instructions()
         assert before is not None and after is not None
         # Between the two Monitor reads the machine received the TRAIN frame,
-        # trained, and answered; asleep in WFI otherwise (no instructions).
-        assert 0 < counter <= after - before <= counter + 100_000
+        # trained, and answered (a few thousand instructions); asleep in WFI
+        # otherwise, executing none.
+        assert 0 < counter <= after - before <= counter + 10_000
         counts.append(counter)
     assert counts[0] == counts[1]
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed")
+def test_train_count_agrees_with_qemus_icount(fleet):
+    """The same TRAIN of the same Cortex-M4 code counts the same under
+    Renode (tifed-dwt.repl: the CPU's ExecutedInstructions) as under QEMU's
+    exact -icount, up to the few instructions of reading the counter.
+    (Renode's own DWT model, derived from virtual time, was 8 % low.)"""
+    case = validate_case(fixed_case())
+    qemu = get_board("qemu-mps2-an386").start(0)
+    try:
+        link = open_link(qemu.url, **qemu.kwargs)
+        try:
+            _, _, qemu_count = device_step(DeviceClient(link, name="qemu", device=qemu, timeout=30), case)
+        finally:
+            link.close()
+    finally:
+        qemu.stop()
+    for client in fleet.clients:
+        _, _, renode_count = device_step(client, case)
+        assert abs(renode_count - qemu_count) <= 100, (client.name, renode_count, qemu_count)
 
 
 class CountedRenode:
@@ -159,7 +181,7 @@ def _tifed_run(out: Path, *boards: str, devices: int, buffers: int = 1, **popen)
     return subprocess.run(argv, capture_output=True, text=True, timeout=1800)
 
 
-def _assert_bitexact_with_counts(out: Path, boards: list[str], counted: list[str]) -> dict:
+def _assert_bitexact_with_counts(out: Path, boards: list[str], counted: list[str]) -> None:
     results = json.loads((out / "results.json").read_text())
     assert [d["board"] for d in results["devices"]] == boards
     assert results["final"]["bitexact_all"] is True and results["final"]["complete"] is True
@@ -168,7 +190,6 @@ def _assert_bitexact_with_counts(out: Path, boards: list[str], counted: list[str
         for board, n in zip(boards, round_["device_instructions"]):
             if board in counted:
                 assert isinstance(n, int) and n > 0, (board, n)
-    return results
 
 
 def test_federated_run_is_bitexact_on_a_mixed_renode_fleet_in_one_renode(tmp_path, counted_renode):
@@ -176,11 +197,7 @@ def test_federated_run_is_bitexact_on_a_mixed_renode_fleet_in_one_renode(tmp_pat
     done = _tifed_run(out, "renode-nrf52840", "renode-stm32f4", devices=4)
     assert done.returncode == 0, done.stderr[-2000:]
     boards = ["renode-nrf52840", "renode-stm32f4"] * 2
-    results = _assert_bitexact_with_counts(out, boards, boards)
-    # Each board's TRAIN count is the same on both of its machines, every round.
-    for round_ in results["rounds"]:
-        counts = round_["device_instructions"]
-        assert counts[0] == counts[2] and counts[1] == counts[3]
+    _assert_bitexact_with_counts(out, boards, boards)
     assert len(counted_renode.pids()) == 1  # one Renode for both boards
     assert counted_renode.all_gone()
 

@@ -177,15 +177,16 @@ def test_board_resc_default_elf_is_what_tifed_build_produces(board):
 
 
 @pytest.mark.parametrize("board", RENODE_BOARDS)
-def test_overlay_keeps_dwt_frequency_equal_to_cpu_mips(board):
-    platform = rs.BOARDS[board]
-    text = (rs.scripts_dir() / platform.overlay).read_text()
-    mips = re.search(r"^\s+PerformanceInMips:\s*(\d+)\s*$", text, re.MULTILINE)
-    dwt = re.search(r"^dwt: Miscellaneous\.DWT @ sysbus 0xE0001000\s*\n\s+frequency:\s*(\d+)", text, re.MULTILINE)
-    assert mips and dwt
-    # One DWT count per instruction only when the two agree (renode/README.md).
-    assert int(mips.group(1)) == platform.mips
-    assert int(dwt.group(1)) == platform.mips * 1_000_000
+def test_overlay_counts_instructions_with_the_cpus_own_counter(board):
+    """Renode's Miscellaneous.DWT derives CYCCNT from virtual time, which lags
+    the CPU between its synchronisation points (about 8 % low across a
+    TRAIN); tifed-dwt.repl answers with `ExecutedInstructions` instead."""
+    text = (rs.scripts_dir() / rs.BOARDS[board].overlay).read_text()
+    assert 'using "./tifed-dwt.repl"' in text
+    assert "Miscellaneous.DWT" not in text
+    dwt = (rs.scripts_dir() / "tifed-dwt.repl").read_text()
+    assert re.search(r"^dwt: Python\.PythonPeripheral @ sysbus 0xE0001000$", dwt, re.MULTILINE)
+    assert "cpu.ExecutedInstructions" in dwt and "request.offset == 4" in dwt  # CYCCNT
 
 
 @pytest.mark.parametrize("board", RENODE_BOARDS)

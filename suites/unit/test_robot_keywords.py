@@ -223,3 +223,10 @@ def test_check_output_wants_a_pass_and_no_failure(tmp_path, capsys, body, code, 
 def test_check_output_without_output_fails(tmp_path, capsys):
     assert check_output.main([str(tmp_path / "output.xml")]) == 2
     assert "did robot run?" in capsys.readouterr().err
+
+
+def test_check_output_fail_on_skip_refuses_a_skipped_test(tmp_path, capsys):
+    output = _robot_output(tmp_path, "Passes\n    No Operation\nIs skipped\n    Skip    no emulator\n")
+    assert check_output.main([output, "--label", "renode acceptance"]) == 0
+    assert check_output.main([output, "--label", "renode acceptance", "--fail-on-skip"]) == 1
+    assert "renode acceptance: error: 1 skipped" in capsys.readouterr().err

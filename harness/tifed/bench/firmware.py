@@ -1,6 +1,8 @@
-"""Firmware cost on the QEMU boards: instructions per training sample and
-per MAC (the TRAIN counter, exact under `-icount`), flash, static RAM, the
-RAM arena a model takes (and its parts) and the stack peak.
+"""Firmware cost on the QEMU and Renode boards: instructions per training
+sample and per MAC (the TRAIN counter: exact under QEMU's `-icount`; under
+Renode the DWT cycle counter, which advances one count per executed
+instruction, renode/README.md), flash, static RAM, the RAM arena a model
+takes (and its parts) and the stack peak.
 
 One fresh device per (board, model), so each stack peak belongs to that
 model's commands alone. The device trains from the zero model CONFIGURE
@@ -17,7 +19,7 @@ from tifed.training import datasets
 from tifed.bench.macs import macs_per_sample, model_name
 from tifed.errors import TifedError, one_line
 
-BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit")
+BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "renode-nrf52840", "renode-stm32f4")
 MODELS = {"784-200-10": "mnist5k", "64-32-10": "digits", "64-16-10": "digits"}
 BUFFER, BATCH, EPOCHS, LR_INV, SEED = 50, 25, 1, 2048, 0
 # The paper's buffer of 50 first; a board too small for it (the micro:bit)

@@ -94,14 +94,16 @@ def _reference(ref: dict | None) -> list[str]:
 
 def _firmware(rows: list[dict]) -> list[str]:
     if not rows:
-        return ["## Firmware on QEMU", "", "not measured"]
+        return ["## Firmware on QEMU and Renode", "", "not measured"]
     body = [[r["board"], r["model"], _n((r.get("train") or {}).get("samples")), f"{r['instructions_per_mac']:.3f}", _n(r["instructions_per_sample"]),
              _n(r.get("macs_per_sample")),
              " / ".join(_n(v) for v in r.get("single_layer_instructions_per_sample") or []),
              _n(r.get("trained_instructions_per_sample")),
              _n(r["flash_bytes"]), _n(r["ram_bytes"]), _n(r.get("arena_used_bytes")), _n(r["stack_peak_bytes"])]
             for r in rows]
-    out = ["## Firmware on QEMU (instruction counts)", "",
+    out = ["## Firmware on QEMU and Renode (instruction counts)", "",
+           "Counted by the emulator: QEMU's -icount, exact; Renode's DWT cycle counter at one count per "
+           "executed instruction (renode/README.md). Both count instructions, not a real core's cycles. "
            "One TRAIN of 50 samples (25 where a board has no room for 50: column 'buffer'), batch 25, one epoch, "
            "1/lr 2048, from the zero model; single-layer: "
            "the same TRAIN training only layer 0 / layer 1; trained: from a model the reference trained on "

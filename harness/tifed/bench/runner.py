@@ -34,7 +34,8 @@ class Plan:
         ("host", "784-200-10", "mnist5k", "full"), ("host", "784-200-10", "mnist5k", "single"),
     )
     fleet_sizes: tuple[tuple[str, tuple[int, ...]], ...] = (
-        ("qemu-mps2-an386", (1, 2, 4, 8)), ("host", (1, 2, 4, 8, 16, 32, 64, 128)),
+        ("qemu-mps2-an386", (1, 2, 4, 8)), ("renode-nrf52840", (1, 2, 4, 8)), ("renode-stm32f4", (1, 4)),
+        ("host", (1, 2, 4, 8, 16, 32, 64, 128)),
     )
     accuracy_sets: tuple[tuple[str, int], ...] = (("digits", 20), ("mnist5k", 10))
     idx_seeds: int = 5
@@ -109,7 +110,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
             log("reference throughput")
             ref = reference.measure(quick, log=log)
         if "firmware" in sections:
-            log("firmware on QEMU")
+            log("firmware on QEMU and Renode")
             fw_rows, sk = firmware.measure(plan.firmware_boards, plan.firmware_models, trained=plan.firmware_trained,
                                            log=log)
             skipped += sk

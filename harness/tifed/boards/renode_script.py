@@ -43,12 +43,11 @@ INSTALL_HINT = (
 class RenodePlatform:
     overlay: str  # file in renode/ that loads Renode's platform plus our additions
     uart: str  # the peripheral the firmware's link is on
-    mips: int  # the overlay's PerformanceInMips (= its DWT frequency / 1e6)
 
 
 BOARDS = {
-    "renode-nrf52840": RenodePlatform(overlay="tifed-nrf52840.repl", uart="sysbus.uart0", mips=64),
-    "renode-stm32f4": RenodePlatform(overlay="tifed-stm32f4.repl", uart="sysbus.usart2", mips=168),
+    "renode-nrf52840": RenodePlatform(overlay="tifed-nrf52840.repl", uart="sysbus.uart0"),
+    "renode-stm32f4": RenodePlatform(overlay="tifed-stm32f4.repl", uart="sysbus.usart2"),
 }
 
 # Emulation-wide settings for a fleet (see renode/README.md, "Determinism").

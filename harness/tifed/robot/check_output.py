@@ -6,7 +6,7 @@ away by --include, which for an acceptance suite proves nothing.
 
 Prints each failed and skipped test with its message, then one closing line
 `acceptance: N passed, N failed, N skipped`. Exit 0 only with at least one
-pass and no failure.
+pass and no failure (and, with --fail-on-skip, no skipped test).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check_output", description=__doc__.splitlines()[0])
     parser.add_argument("output", help="Robot's output.xml")
     parser.add_argument("--label", default="acceptance", help="the word before the counts")
+    parser.add_argument("--fail-on-skip", action="store_true", help="a skipped test fails the run too")
     args = parser.parse_args(argv)
     try:
         result = ExecutionResult(args.output)
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     total = result.statistics.total
     print(f"{args.label}: {total.passed} passed, {total.failed} failed, {total.skipped} skipped")
     if total.failed:
+        return 1
+    if args.fail_on_skip and total.skipped:
+        print(f"{args.label}: error: {total.skipped} skipped; every selected test must run here", file=sys.stderr)
         return 1
     if total.passed == 0:
         print(f"{args.label}: error: no test passed ({total.skipped} skipped); nothing was accepted", file=sys.stderr)
