@@ -6,7 +6,6 @@ harness, whichever way the harness ends."""
 from __future__ import annotations
 
 import os
-import select
 import struct
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import textwrap
 
 import pytest
 
+from pids import pid_gone
 from qemu_support import QEMU_BOARDS
 from tifed.boards.qemu import QemuDevice, board_settings
 from tifed.errors import DeviceGone
@@ -61,25 +61,13 @@ def test_burst_of_bytes_crosses_the_uart_intact(probe):
     assert read_exactly(probe, len(payload)) == payload
 
 
-def wait_exit(pid: int, timeout: float) -> bool:
-    """True once process `pid` (not necessarily our child) has ended."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    finally:
-        os.close(fd)
-
-
 @pytest.mark.parametrize("name", QEMU_BOARDS)
 def test_hardfault_is_reported(name, probe_images):
     device = start_probe(name, probe_images[name], 1)
     try:
         port = open_link(device.url)
         port.write(b"f")
-        assert wait_exit(device.pid, 20)
+        assert pid_gone(device.pid, 20)
         port.close()
         reason = device.describe_exit()
         assert "exited with status 1: tifed firmware: HardFault pc=0x" in reason, reason
@@ -119,4 +107,4 @@ def test_no_qemu_outlives_the_harness(how, probe_images):
     done = subprocess.run([sys.executable, "-c", HARNESS, name, str(probe_images[name]), how],
                           capture_output=True, text=True, timeout=60)
     pid = int(done.stdout.split()[0])
-    assert wait_exit(pid, 20), f"QEMU {pid} still runs after the harness {how}"
+    assert pid_gone(pid, 20), f"QEMU {pid} still runs after the harness {how}"

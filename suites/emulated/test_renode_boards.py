@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import stat
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pids import pid_gone
 from qemu_support import fixed_case, make_case
 from tifed.boards import renode as renode_board
 from tifed.boards import renode_script as rs
@@ -149,19 +149,7 @@ class CountedRenode:
         return [int(p.read_text()) for p in sorted(self.folder.glob("renode-*.pid")) if p.read_text().strip()]
 
     def all_gone(self, within: float = 15.0) -> bool:
-        return all(_pid_gone(pid, within) for pid in self.pids())
-
-
-def _pid_gone(pid: int, within: float) -> bool:
-    """True once `pid` has exited, waiting up to `within` seconds for it."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([pidfd], [], [], within)[0])
-    finally:
-        os.close(pidfd)
+        return all(pid_gone(pid, within) for pid in self.pids())
 
 
 @pytest.fixture

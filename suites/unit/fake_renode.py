@@ -42,11 +42,11 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
-import tty
 from pathlib import Path
+
+from pty_device import PtyDevice
 
 # SocketServerProvider.cs: IAC DO BINARY, IAC WILL ECHO, IAC WILL SGA, IAC WONT LINEMODE.
 TELNET_HELLO = bytes([255, 253, 0, 255, 251, 1, 255, 251, 3, 255, 252, 34])
@@ -247,72 +247,22 @@ class FakeMonitor:
         return f"No such command or device: {words[0] if words else command}", True
 
 
-class FakeUart:
-    """One `emulation CreateUartPtyTerminal "name" "link" true`: a
-    pseudo-terminal in raw mode whose slave `link` points at (Renode keeps
-    the slave open too, so the harness can open and close it as it likes and
-    bytes written meanwhile wait in the pty). With FAKE_RENODE_FIRMWARE set,
-    the device behind it is that program (the host build of the firmware) on
-    stdin/stdout; otherwise nothing answers."""
+class FakeUart(PtyDevice):
+    """One `emulation CreateUartPtyTerminal "name" "link" true`. With
+    FAKE_RENODE_FIRMWARE set, the device behind it is that program (the host
+    build of the firmware); otherwise nothing answers."""
 
     def __init__(self, link: Path, monitor: FakeMonitor):
+        super().__init__(link)
         self.monitor = monitor
-        self.link = link
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(os.ttyname(self.slave))
-        self.proc: subprocess.Popen | None = None
-        self._closed = False
 
     def start(self) -> None:
         """`start`: the firmware boots and sends its ready byte."""
         if self.monitor.mode != "no-ready":
-            os.write(self.master, b"\x00")
+            self.write(b"\x00")
         firmware = os.environ.get("FAKE_RENODE_FIRMWARE")
         if firmware:
-            self.proc = subprocess.Popen([firmware], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-            threading.Thread(target=self._pump, args=(self.proc.stdout.read, self._to_terminal), daemon=True).start()
-            threading.Thread(target=self._pump, args=(self._from_terminal, self.proc.stdin.write), daemon=True).start()
-
-    def _to_terminal(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def _from_terminal(self, size: int) -> bytes:
-        try:
-            return os.read(self.master, size)
-        except OSError:  # closed
-            return b""
-
-    @staticmethod
-    def _pump(read, write) -> None:
-        try:
-            for chunk in iter(lambda: read(4096), b""):
-                write(chunk)
-        except (OSError, ValueError):
-            pass
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()  # the host build exits at end of input
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for fd in (self.slave, self.master):
-            os.close(fd)
-        try:
-            self.link.unlink()
-        except OSError:
-            pass
+            self.run(firmware)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,14 +13,12 @@ build does not send one.
 """
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import threading
-import tty
 from pathlib import Path
 
 from robot.libraries.BuiltIn import BuiltIn
+
+from pty_device import PtyDevice
 
 
 class renode_on_host:  # noqa: N801 - Robot library named like its file
@@ -29,10 +27,7 @@ class renode_on_host:  # noqa: N801 - Robot library named like its file
 
     def __init__(self):
         self.ROBOT_LIBRARY_LISTENER = self
-        self._proc: subprocess.Popen | None = None
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._link: Path | None = None
+        self._device: PtyDevice | None = None
         self.variables: dict[str, str] = {}
 
     # --- Renode keywords ---------------------------------------------------------
@@ -49,52 +44,11 @@ class renode_on_host:  # noqa: N801 - Robot library named like its file
         raise AssertionError(f"command not emulated on the host: {command}")
 
     def start_emulation(self):
-        self._link = Path(self.variables["uart"].strip('"'))
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self._link.unlink(missing_ok=True)
-        self._link.symlink_to(os.ttyname(self._slave))
-        image = BuiltIn().get_variable_value("${HOST_IMAGE}")
-        self._proc = subprocess.Popen([image], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-        os.write(self._master, b"\x00")  # the Renode boards' ready byte
-        threading.Thread(target=self._pump, args=(self._proc.stdout.read, self._to_uart), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self._from_uart, self._proc.stdin.write), daemon=True).start()
-
-    # --- plumbing -------------------------------------------------------------------
-
-    def _to_uart(self, data: bytes) -> None:
-        os.write(self._master, data)
-
-    def _from_uart(self, size: int) -> bytes:
-        try:
-            return os.read(self._master, size)
-        except OSError:  # closed at the end of the test
-            return b""
-
-    @staticmethod
-    def _pump(read, write) -> None:
-        try:
-            for chunk in iter(lambda: read(4096), b""):
-                write(chunk)
-        except (OSError, ValueError):
-            pass
-
-    def _close(self):
-        if self._proc is not None:
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc.stdout.close()
-            self._proc = None
-        for fd in (self._slave, self._master):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
-        if self._link is not None:
-            self._link.unlink(missing_ok=True)
+        self._device = PtyDevice(Path(self.variables["uart"].strip('"')))
+        self._device.write(b"\x00")  # the Renode boards' ready byte
+        self._device.run(BuiltIn().get_variable_value("${HOST_IMAGE}"))
 
     def end_test(self, data, result):
-        self._close()
+        if self._device is not None:
+            self._device.close()
+            self._device = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import stat
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pids import pid_gone
 from tifed.boards import renode as renode_board
 from tifed.boards.registry import get_board
 from tifed.errors import DeviceError
@@ -26,22 +26,8 @@ from tifed.links.transport import open_link
 FAKE = Path(__file__).with_name("fake_renode.py")
 
 
-def _pid_gone(pid: int, within: float = 10.0) -> bool:
-    """True once `pid` has exited (a zombie counts: it runs no more), waiting
-    up to `within` seconds for the exit event: a grandchild killed with its
-    group dies a moment after the kill returns."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([pidfd], [], [], within)[0])
-    finally:
-        os.close(pidfd)
-
-
 def _pid_running(pid: int) -> bool:
-    return not _pid_gone(pid, within=0)
+    return not pid_gone(pid, within=0)
 
 
 def _wrapper(folder: Path, body: str, name: str = "renode") -> Path:
@@ -134,7 +120,7 @@ def test_a_fleet_is_one_renode_with_one_machine_and_uart_per_device(fake_renode)
         for device in devices:
             device.stop()
     pid = fake_renode.pid()
-    assert _pid_gone(pid)
+    assert pid_gone(pid)
     assert fake_renode.commands.read_text().splitlines()[-1] == "quit"  # asked politely first
     assert devices[0].instructions() is None and not devices[0].alive()
 
@@ -148,7 +134,7 @@ def test_stopping_some_devices_keeps_renode_for_the_others(fake_renode):
         assert _pid_running(fake_renode.pid())
     finally:
         devices[1].stop()
-    assert _pid_gone(fake_renode.pid())
+    assert pid_gone(fake_renode.pid())
 
 
 def test_a_mixed_renode_fleet_is_one_process(fake_renode):
@@ -169,7 +155,7 @@ def test_a_mixed_renode_fleet_is_one_process(fake_renode):
     finally:
         for device in devices:
             device.stop()
-    assert _pid_gone(fake_renode.pid())
+    assert pid_gone(fake_renode.pid())
 
 
 def test_renode_that_dies_on_start_is_reported_with_its_log(fake_renode):
@@ -179,7 +165,7 @@ def test_renode_that_dies_on_start_is_reported_with_its_log(fake_renode):
     message = str(info.value)
     assert "exited before its Monitor listened" in message and "renode.log" in message
     assert "giving up on purpose" in _log_named_in(message).read_text()  # kept for the user to read
-    assert _pid_gone(fake_renode.pid())
+    assert pid_gone(fake_renode.pid())
 
 
 def test_a_platform_that_fails_to_load_is_one_error_naming_the_log(fake_renode):
@@ -190,7 +176,7 @@ def test_a_platform_that_fails_to_load_is_one_error_naming_the_log(fake_renode):
     assert "LoadPlatformDescription" in message and "Could not find type 'UART.NoSuchUart'" in message
     assert "\n" not in message and _log_named_in(message).is_file()
     assert "start" not in fake_renode.commands.read_text().splitlines()  # stopped at the first error
-    assert _pid_gone(fake_renode.pid())
+    assert pid_gone(fake_renode.pid())
 
 
 def test_a_renode_too_old_is_refused_with_its_version(fake_renode):
@@ -217,7 +203,7 @@ def test_firmware_without_ready_byte_fails_the_start_and_leaves_no_process(fake_
     monkeypatch.setattr(renode_board, "READY_TIMEOUT", 0.5)
     with pytest.raises(DeviceError, match="no ready byte"):
         get_board("renode-nrf52840").start_many([0])
-    assert _pid_gone(fake_renode.pid())
+    assert pid_gone(fake_renode.pid())
 
 
 def test_renode_ignoring_quit_is_killed_with_its_process_group(fake_renode, monkeypatch, tmp_path):
@@ -234,7 +220,7 @@ def test_renode_ignoring_quit_is_killed_with_its_process_group(fake_renode, monk
     wrapper_pid = devices[0].fleet._proc.pid
     assert wrapper_pid != fake_renode.pid()
     devices[0].stop()
-    assert _pid_gone(fake_renode.pid()) and _pid_gone(wrapper_pid)
+    assert pid_gone(fake_renode.pid()) and pid_gone(wrapper_pid)
 
 
 @pytest.mark.skipif(
@@ -263,4 +249,4 @@ def test_federated_run_through_the_plugin_is_bitexact(host_image, tmp_path):
     assert [d["board"] for d in results["devices"]] == ["renode-nrf52840", "renode-stm32f4"] * 2
     assert results["final"]["bitexact_all"] is True and len(results["rounds"]) == 2
     assert (tmp_path / "commands.txt").read_text().splitlines().count("start") == 1  # one Renode for both boards
-    assert _pid_gone(int((tmp_path / "renode.pid").read_text()))
+    assert pid_gone(int((tmp_path / "renode.pid").read_text()))
