@@ -250,3 +250,19 @@ def test_federated_run_through_the_plugin_is_bitexact(host_image, tmp_path):
     assert results["final"]["bitexact_all"] is True and len(results["rounds"]) == 2
     assert (tmp_path / "commands.txt").read_text().splitlines().count("start") == 1  # one Renode for both boards
     assert pid_gone(int((tmp_path / "renode.pid").read_text()))
+
+
+def test_a_fleet_nobody_stops_goes_with_its_folder_at_exit(fake_renode, tmp_path):
+    """The harness exits without stopping its devices (a caller's bug): the
+    finalizer stops Renode and removes the work folder no error named."""
+    script = (f"import sys; sys.path[:0] = {sys.path!r}\n"
+              "from tifed.boards import renode\n"
+              f"renode.build.ensure_built = lambda name, path: {str(tmp_path / 'firmware.elf')!r}\n"
+              "from tifed.boards.registry import get_board\n"
+              "devices = get_board('renode-nrf52840').start_many([0])\n"
+              "print(devices[0].fleet.workdir, flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).parent == tmp_path and not Path(done.stdout.strip()).exists()
+    assert pid_gone(fake_renode.pid())

@@ -91,6 +91,13 @@ def _stop_process(proc: subprocess.Popen, monitor: MonitorClient | None) -> None
             monitor.close()
 
 
+def _abandon(proc: subprocess.Popen, workdir: Path) -> None:
+    """A fleet nobody stopped (its owner dropped it, or the interpreter is
+    exiting): Renode goes, and so does its work folder, which no error named."""
+    _stop_process(proc, None)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 class RenodeFleet:
     """One Renode process running the machines of a run's Renode devices."""
 
@@ -170,7 +177,7 @@ class RenodeFleet:
             )
         except OSError as exc:
             raise DeviceError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-        self._finalizer = weakref.finalize(self, _stop_process, self._proc, None)
+        self._finalizer = weakref.finalize(self, _abandon, self._proc, self.workdir)
         threading.Thread(target=self._drain_log, args=(self._proc,), name="renode-log", daemon=True).start()
 
     def _drain_log(self, proc: subprocess.Popen) -> None:
