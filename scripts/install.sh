@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything TIFeD-HIL needs on a Debian machine, idempotently:
-# the Arm toolchain, QEMU, the C test and fuzz tools, serial helpers, and a
-# virtualenv in .venv with the harness (`tifed`) and the test tools.
+# the Arm toolchain, QEMU, the C test and fuzz tools, serial helpers, the
+# Fashion-MNIST data set (/usr/share/datasets/fashion-mnist, for
+# `--dataset fashion-mnist`), and a virtualenv in .venv with the harness (`tifed`) and the test tools.
 # Run as root (or with sudo available). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ DEBS=(
   build-essential make python3 python3-venv python3-pip
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   libcmocka-dev clang libclang-rt-dev socat ser2net
+  dataset-fashion-mnist
 )
 
 missing=()

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="number of devices (required with --board; with --fleet: the first K entries)")
     add_training_options(run, required=False)  # required unless --resume (checked in cmd_run)
     add_link_options(run)
+    from tifed.config import RunConfig
+
+    run.add_argument("--eval-every", default=RunConfig.__dataclass_fields__["eval_every"].default,
+                     metavar="buffer|round|N",
+                     help="when to measure test accuracy on the whole test set: after every buffer (default), "
+                          "every round, or every N rounds; always after the last round")
     faults = add_recovery_options(run, "faults and recovery (docs/RELIABILITY.md)", "a device")
     faults.add_argument("--faults", metavar="SPEC",
                         help="put every device link behind a fault injector, e.g. corrupt=0.01,drop=0.01,seed=1 "
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tifed.bench.machine import one_blas_thread
     from tifed.config import RunConfig
     from tifed.plan import prepare
     from tifed.training.config import field_names
@@ -86,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"the following arguments are required: {', '.join(missing)} (see `tifed run --help`)")
         config = RunConfig.of(
-            boards=args.board, out=args.out, validate=args.validate,
+            boards=args.board, out=args.out, validate=args.validate, eval_every=args.eval_every,
             **{name: getattr(args, name) for name in field_names()},
             fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
             faults=args.faults, quorum=args.quorum, round_timeout=args.round_timeout,
@@ -104,7 +111,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:
         print(f"tifed: warning: {message}", file=sys.stderr, flush=True)
 
-    with RunProgress(len(plan.schedule), title, devices=len(plan.boards)) as progress:
+    # One BLAS thread: the server's products (sim devices, validation, test
+    # accuracy) are many and mid-sized, where a second thread costs more than
+    # it gives, and on a busy machine far more (results/bench/README.md).
+    with one_blas_thread(), RunProgress(len(plan.schedule), title, devices=len(plan.boards)) as progress:
         federation = Federation(plan, on_round=progress.round_done, on_event=warn, resume=checkpoint)
         final = federation.run()
     print_summary(final, str(federation.results.json_path))

@@ -56,7 +56,7 @@ def add_training_options(parser: argparse.ArgumentParser, required: bool = True)
     from tifed.training.config import MODES, WEIGHT_WIDTHS, default_of
 
     parser.add_argument("--mode", choices=MODES, required=required)
-    parser.add_argument("--dataset", required=required, metavar="NAME", help="digits, mnist5k or idx:DIR")
+    parser.add_argument("--dataset", required=required, metavar="NAME", help="fashion-mnist, digits, mnist5k, mnist:DIR or idx:DIR")
     parser.add_argument("--model", required=required, metavar="SPEC", help="layer sizes, e.g. 64-32-10")
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--buffers", type=positive, metavar="N", help="train on the first N buffers only")

@@ -49,6 +49,7 @@ class RunConfig:
     boards: tuple[str, ...]
     out: str
     validate: bool = True
+    eval_every: str = "buffer"  # test accuracy after: buffer, round or every N rounds (schedule.eval_interval)
     link: LinkOptions = LinkOptions()
     recovery: RecoveryOptions = RecoveryOptions()
 
@@ -69,7 +70,8 @@ class RunConfig:
 
     def flat(self) -> dict[str, Any]:
         """Every option under its flat name (the inverse of `of`), as JSON."""
-        values: dict[str, Any] = {"boards": list(self.boards), "out": self.out, "validate": self.validate}
+        values: dict[str, Any] = {"boards": list(self.boards), "out": self.out, "validate": self.validate,
+                                  "eval_every": self.eval_every}
         for name in _PARTS:
             values.update(dataclasses.asdict(getattr(self, name)))
         return values

@@ -21,7 +21,7 @@ from tifed.errors import ConfigError
 from tifed.links.settings import check_link_values
 from tifed.training import datasets
 from tifed.training.config import TrainingConfig
-from tifed.training.schedule import Round, plan
+from tifed.training.schedule import Round, eval_interval, evaluation_rounds, plan
 
 
 @dataclasses.dataclass
@@ -50,6 +50,15 @@ class RunPlan:
         return (self.requested or self.config).flat()
 
     @property
+    def eval_every_rounds(self) -> int:
+        return eval_interval(self.config.eval_every, self.training.epochs)
+
+    @property
+    def evaluated_rounds(self) -> frozenset[int]:
+        """The rounds after which test accuracy is measured (--eval-every)."""
+        return evaluation_rounds(self.schedule, self.eval_every_rounds)
+
+    @property
     def arena_need(self) -> int:
         return self.training.arena_bytes()
 
@@ -66,6 +75,7 @@ class RunPlan:
             "buffers_option": t.buffers,
             "rounds_option": t.rounds,
             "quorum": self.quorum,
+            "eval_every_rounds": self.eval_every_rounds,
             "train_samples": int(self.data.x_train.shape[0]),
             "test_samples": int(self.data.x_test.shape[0]),
             "shard_samples": int(self.shards[0][0].shape[0]),
@@ -92,6 +102,7 @@ def check_options(c: RunConfig) -> tuple[int, ...]:
     link = c.link
     check_link_values("--baud/--timeout/--chunk", link.baud, link.timeout, link.chunk)
     dims = c.training.check()
+    eval_interval(c.eval_every, c.training.epochs)
     if not c.out:
         raise ConfigError("--out DIR is required")
     check_chunk("--chunk", link.chunk, dims)

@@ -10,7 +10,9 @@ from .network import Model
 
 
 def _mean(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    total = np.sum([a.astype(np.int64) for a in arrays], axis=0)
+    total = np.zeros(np.shape(arrays[0]), dtype=np.int64)
+    for a in arrays:
+        total += a  # int32 into int64: exact
     return trunc_div(total, len(arrays)).astype(np.int32)
 
 

@@ -105,7 +105,7 @@ def test_wire_row_full_and_single(monkeypatch):
 
 
 def test_runner_writes_json_markdown_and_plots(tmp_path):
-    plan = runner.Plan(accuracy_sets=(("digits", 2),))
+    plan = runner.Plan(accuracy_sets=(("digits", 2, None),))
     doc = runner.run(tmp_path, only=["accuracy"], plan=plan, log=lambda *_: None)
     on_disk = json.loads((tmp_path / "bench.json").read_text())
     assert report.check_document(on_disk) == [] and on_disk["run"]["sections"] == ["accuracy"]
@@ -113,6 +113,33 @@ def test_runner_writes_json_markdown_and_plots(tmp_path):
     assert on_disk["reference"] is None and on_disk["firmware"] == [] and doc["run"]["blas_threads"] in (1, None)
     assert (tmp_path / "accuracy_digits.png").stat().st_size > 1000
     assert "| digits | 64-32-10 | full | 2048 |" in (tmp_path / "bench.md").read_text()
+
+
+def test_quick_plan_shortens_fashion_mnist_and_says_so():
+    name, seeds, buffers = runner.QUICK.accuracy_sets[0]
+    assert (name, seeds) == ("fashion-mnist", 3) and buffers is not None
+    full = {n: (s, b) for n, s, b in runner.FULL.accuracy_sets}
+    assert full["fashion-mnist"] == (10, None)  # the paper's protocol, >= 10 seeds
+
+
+def test_a_missing_data_set_is_listed_not_measured(tmp_path, monkeypatch):
+    monkeypatch.setenv(datasets.FASHION_MNIST_ENV, str(tmp_path / "nowhere"))
+    doc = runner.run(tmp_path / "out", only=["accuracy"], plan=runner.Plan(accuracy_sets=(("fashion-mnist", 1, 1),)),
+                     log=lambda *_: None)
+    assert doc["accuracy"] == []
+    [skip] = doc["skipped"]
+    assert skip["what"] == "fashion-mnist" and "apt-get install dataset-fashion-mnist" in skip["reason"]
+    assert "apt-get install dataset-fashion-mnist" in (tmp_path / "out" / "bench.md").read_text()
+
+
+@pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_fashion_mnist_rows_on_a_shortened_protocol_are_not_set_against_the_paper(tmp_path):
+    rows = accuracy.measure(["fashion-mnist"], 2, log=lambda *_: None, buffers=1)
+    assert len(rows) == 6 and {r["comparable"] for r in rows} == {False}
+    assert {(r["buffers"], r["buffers_total"], r["rounds"]) for r in rows} == {(1, 150, 5)}
+    assert rows[0]["seeds"] == [0, 1] and rows[0]["paper_median"] == 0.832 and rows[0]["train_samples"] == 60000
+    first = rows[0]["test_accuracies"]  # full, 1/lr 2048: learning after 5 rounds, and the seed matters
+    assert min(first) > 0.2 and first[0] != first[1]
 
 
 def tifed(*args: str) -> subprocess.CompletedProcess:

@@ -123,3 +123,25 @@ def test_markdown_report_has_every_section_and_the_definitions():
     assert "| 784-200-10 | 50 | 636,040 | 39,252 | 36,752 | 4,000 | 716,044 | 5.7% | yes (1) |" in text
     assert "Server overhead fraction** = 1 - T_train / T_round" in text
     assert "[fleet.png](fleet.png)" in text
+
+
+def _acc_row(dataset, mode, lr, accs, paper, comparable, buffers=150):
+    return {"dataset": dataset, "model": "784-200-10", "mode": mode, "lr_inv": lr, "test_accuracies": accs,
+            "median": sorted(accs)[len(accs) // 2], "min": min(accs), "max": max(accs), "diverged": 0,
+            "paper_median": paper, "paper_set": "Fashion-MNIST", "comparable": comparable,
+            "buffers": buffers, "buffers_total": 150}
+
+
+def test_the_papers_table_beside_ours_only_for_the_papers_protocol():
+    rows = [_acc_row("fashion-mnist", "full", 2048, [0.82, 0.825, 0.83], 0.832, True),
+            _acc_row("fashion-mnist", "single", 2048, [0.80, 0.81, 0.09], 0.810, True)]
+    text = "\n".join(markdown._accuracy(rows))
+    assert "### The paper's table and ours: Fashion-MNIST (fashion-mnist), 784-200-10, K = 8" in text
+    assert "| full-network: paper, median of 100 | 83.2 % |" in text
+    assert "| full-network: ours, median of 3 | **82.5 %** (82.0–83.0) |" in text
+    assert "| full-network: ours − paper (points) | -0.7 |" in text
+    assert "| single-layer: ours, median of 3 | **80.0 %** (9.0–81.0) |" in text
+    short = [_acc_row("fashion-mnist", "full", 2048, [0.3, 0.35, 0.4], 0.832, False, buffers=10)]
+    text = "\n".join(markdown._accuracy(short))
+    assert "The paper's table and ours" not in text
+    assert "| first 10 of 150 buffers |" in text and "0.832 (Fashion-MNIST), not comparable" in text

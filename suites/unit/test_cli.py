@@ -29,7 +29,11 @@ def test_run_on_sim_writes_results(tmp_path, mode):
         mode, 2, "64-32-10", 7, 50, 25, 5, 2048)
     assert [r["round"] for r in doc["rounds"]] == list(range(1, 8))
     assert [r["buffer"] for r in doc["rounds"]] == [0] * 5 + [1] * 2
-    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["bitexact"] is True for r in doc["rounds"])
+    assert all(r["bitexact"] is True for r in doc["rounds"])
+    # --eval-every buffer (the default): after the buffer's last round (5) and the run's (7), null between
+    measured = [r["round"] for r in doc["rounds"] if r["test_accuracy"] is not None]
+    assert measured == [5, 7] and all(0.0 <= doc["rounds"][i - 1]["test_accuracy"] <= 1.0 for i in measured)
+    assert (c["eval_every"], c["eval_every_rounds"]) == ("buffer", 5)
     assert [d["layer"] for d in doc["devices"]] == ([None, None] if mode == "full" else [0, 1])
     final = doc["final"]
     assert final["rounds"] == 7 and final["bitexact_all"] is True and final["complete"] is True
@@ -38,6 +42,18 @@ def test_run_on_sim_writes_results(tmp_path, mode):
         assert (out / name).is_file()
     assert f"results: {out / 'results.json'}" in done.stdout  # the summary names the file
     assert "round 7/7" in done.stdout  # not a tty: one plain line per round
+
+
+@pytest.mark.parametrize("every, measured", [("round", [1, 2, 3, 4]), ("3", [3, 4]), ("buffer", [4])])
+def test_eval_every_says_which_rounds_measure_test_accuracy(tmp_path, every, measured):
+    done = tifed(*RUN, "--rounds", "4", "--eval-every", every, "--out", str(tmp_path / every))
+    assert done.returncode == 0, done.stderr
+    rounds = json.loads((tmp_path / every / "results.json").read_text())["rounds"]
+    assert [r["round"] for r in rounds if r["test_accuracy"] is not None] == measured
+    assert [r["round"] for r in rounds if r["saturation"] is not None] == measured
+    from tifed.robot.results_check import problems
+
+    assert problems(tmp_path / every) == []  # the acceptance suite's check of the whole folder
 
 
 def test_no_validate_gives_null_bitexact(tmp_path):
@@ -57,6 +73,8 @@ def test_no_validate_gives_null_bitexact(tmp_path):
         (["--buffers", "2", "--rounds", "3"], "not allowed with argument"),
         (["--dataset", "idx:/nonexistent/dir"], "not a readable directory"),
         (["--devices", "zero"], "'zero' is not an integer"),
+        (["--eval-every", "0"], "--eval-every must be buffer, round or a number of rounds >= 1"),
+        (["--eval-every", "epoch"], "--eval-every must be buffer, round or a number of rounds >= 1"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, message):

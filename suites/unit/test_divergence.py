@@ -61,9 +61,10 @@ def test_collapsing_run_is_reported_and_stopped(tmp_path):
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "d" / "results.json").read_text())
     found = doc["final"]["divergence"]
-    assert found["round"] == 1 and found["detected_at_round"] == 3
-    assert doc["final"]["stopped"] == "divergence" and len(doc["rounds"]) == 3
-    assert doc["rounds"][2]["diverged"] is True
+    # Test accuracy is measured once per buffer (rounds 5, 10, 15): PATIENCE evaluations in a row.
+    assert found["round"] == 5 and found["detected_at_round"] == 15
+    assert doc["final"]["stopped"] == "divergence" and len(doc["rounds"]) == 15
+    assert doc["rounds"][14]["diverged"] is True
     assert done.stderr.splitlines() == [f"tifed: warning: {found['message']}"]
     assert f"diverged: {found['message']}" in done.stdout
 
@@ -72,7 +73,7 @@ def test_collapse_without_stop_runs_to_the_end_and_a_healthy_run_is_not_flagged(
     def run(name, **changes):
         told: list[str] = []
         config = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10",
-                           out=str(tmp_path / name), **changes)
+                              out=str(tmp_path / name), eval_every="round", **changes)
         final = Federation(prepare(config), on_event=told.append).run()
         return final, told
 

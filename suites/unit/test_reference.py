@@ -111,6 +111,13 @@ def test_saturation_at_int32_limits():
     assert _naive_model(m, [], x, t, 1, 4, 3).equal(out)
 
 
+def test_to_input_of_bytes_equals_p_minus_128():
+    p = np.arange(256)
+    want = [v - 128 for v in range(256)]
+    assert tm.to_input(p.astype(np.uint8)).tolist() == want  # the bytes path (IDX files)
+    assert tm.to_input(p).tolist() == want and tm.to_input(p).dtype == np.int8
+
+
 def test_argmax_ties_pick_the_first_index():
     m = tm.Model.zeros((3, 4))
     assert tm.predict(m, np.ones((5, 3), dtype=np.int8)).tolist() == [0] * 5

@@ -72,6 +72,42 @@ def test_final_accuracy_is_the_last_round(tmp_path):
     assert final["test_accuracy"] == 0.8 and final["best_test_accuracy"] == 0.9
 
 
+def test_unmeasured_rounds_are_null_and_best_skips_them(tmp_path):
+    final = results.final_summary([entry(1, None), entry(2, 0.6), entry(3, None), entry(4, 0.5)], 1.0,
+                                  complete=True, error=None)
+    assert final["test_accuracy"] == 0.5 and final["best_test_accuracy"] == 0.6
+    w = writer(tmp_path)
+    w.add_round(entry(1, None), wall_seconds=1.0)
+    assert (tmp_path / "out" / "rounds.csv").read_text().splitlines()[1].startswith("1,0,,True")
+
+
+def test_files_equal_a_fresh_encoding_through_appends_and_a_replaced_history(tmp_path):
+    """write() encodes each round once; the files must still be exactly what
+    encoding the whole document gives, also after the rounds list is replaced
+    (a resume) or cut."""
+    w = writer(tmp_path)
+
+    def check():
+        assert w.json_path.read_text() == json.dumps(w.document(), indent=2) + "\n"
+        rows = [list(results.CSV_FIELDS)] + [[str(v) for v in results._csv_row(r)] for r in w.rounds]
+        import csv
+
+        with open(tmp_path / "out" / "rounds.csv", newline="") as f:
+            assert list(csv.reader(f)) == rows
+
+    w.write()
+    check()
+    for n in range(1, 5):
+        w.add_round({**entry(n, 0.1 * n), "events": [{"device": 0, "event": "x\ny \"q\""}]}, wall_seconds=n)
+        check()
+    w.rounds = [entry(1, 0.9), entry(2, None)]  # what a resume does
+    w.write()
+    check()
+    del w.rounds[1:]
+    w.add_round(entry(2, 0.3), wall_seconds=9)
+    check()
+
+
 def test_atomic_write_replaces_whole_file(tmp_path):
     path = tmp_path / "f.json"
     atomic_write(path, b"old")

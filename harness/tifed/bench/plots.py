@@ -146,11 +146,17 @@ def fleet(doc: dict, out: Path) -> str | None:
 
 
 def accuracy(doc: dict, out: Path) -> list[str]:
+    """Box plots of the final accuracy per (mode, 1/lr), as the paper draws
+    them, with the paper's median beside each box: black where the row ran
+    the paper's protocol on the paper's set, grey where it is only a
+    reference point (mnist5k, a shortened quick protocol)."""
     rows = doc.get("accuracy") or []
     names = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         rs = [r for r in rows if r["dataset"] == dataset]
         lrs = sorted({r["lr_inv"] for r in rs})
+        comparable = all(r.get("comparable", False) for r in rs)
+        mark = "k" if comparable else "0.6"
         fig, ax = plt.subplots(figsize=(7, 4))
         for m, (mode, color) in enumerate((("full", "tab:blue"), ("single", "tab:orange"))):
             data = [next((r["test_accuracies"] for r in rs if r["mode"] == mode and r["lr_inv"] == lr), []) for lr in lrs]
@@ -163,17 +169,21 @@ def accuracy(doc: dict, out: Path) -> list[str]:
             paper = [next((r["paper_median"] for r in rs if r["mode"] == mode and r["lr_inv"] == lr), None) for lr in lrs]
             if any(p is not None for p in paper):
                 ax.scatter([p for p, v in zip(pos, paper) if v is not None], [v for v in paper if v is not None],
-                           marker="_", s=400, color="k", zorder=3)
+                           marker="_", s=400, color=mark, zorder=3)
             ax.plot([], [], color=color, linewidth=8, alpha=0.6, label=f"{mode}-network" if mode == "full" else "single-layer")
         if any(r.get("paper_median") is not None for r in rs):
-            ax.scatter([], [], marker="_", s=200, color="k", label=f"paper median ({rs[0].get('paper_set')}, 100 runs)")
+            what = "" if comparable else ", another protocol: for reference only"
+            ax.scatter([], [], marker="_", s=200, color=mark,
+                       label=f"paper median ({rs[0].get('paper_set')}, 100 runs{what})")
         ax.set_xticks([i * 3 + 0.5 for i in range(len(lrs))], [f"1/lr = {lr}" for lr in lrs])
         ax.set_ylabel("final test accuracy")
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
         seeds = len(rs[0]["test_accuracies"])
-        ax.set_title(f"{dataset}, {rs[0]['model']}, K = 8: {seeds} feedback seeds")
+        buffers, total = rs[0].get("buffers"), rs[0].get("buffers_total")
+        short = "" if buffers is None or buffers == total else f", first {buffers} of {total} buffers"
+        ax.set_title(f"{dataset}, {rs[0]['model']}, K = 8: {seeds} seeds (feedback, shard order){short}", fontsize=10)
         short = f"idx_{Path(dataset[4:]).name}" if dataset.startswith("idx:") else dataset
         slug = re.sub(r"[^A-Za-z0-9]+", "_", short).strip("_") or "data"
         names.append(_save(fig, out / f"accuracy_{slug}.png"))

@@ -46,9 +46,11 @@ class RunProgress:
         return self
 
     def round_done(self, entry: dict[str, Any]) -> None:
-        acc = f"{entry['test_accuracy']:.4f}"
+        measured = entry["test_accuracy"] is not None
+        acc = f"{entry['test_accuracy']:.4f}" if measured else "-"
         if self._progress is not None:
-            self._progress.update(self._task, completed=entry["round"], acc=acc, exact=_check(entry["bitexact"]))
+            update = {"acc": acc} if measured else {}  # the bar keeps the last measured accuracy
+            self._progress.update(self._task, completed=entry["round"], exact=_check(entry["bitexact"]), **update)
             return
         line = (
             f"round {entry['round']}/{self.total} buffer {entry['buffer']} test_accuracy {acc} "

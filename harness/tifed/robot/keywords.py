@@ -173,13 +173,13 @@ class TifedKeywords:
     def final_accuracy_should_be_at_least(self, minimum: float) -> None:
         doc = self._results()
         accuracy = doc["final"]["test_accuracy"]
-        history = ", ".join(f"{r['test_accuracy']:.3f}" for r in doc["rounds"])
+        history = ", ".join(f"{r['test_accuracy']:.3f}" for r in doc["rounds"] if r["test_accuracy"] is not None)
         if accuracy is None or accuracy < float(minimum):
             raise AssertionError(
                 f"final test accuracy {accuracy} after {len(doc['rounds'])} rounds is below {minimum} "
-                f"(per round: {history})"
+                f"(per evaluation: {history})"
             )
-        logger.info(f"final test accuracy {accuracy:.4f} (per round: {history})")
+        logger.info(f"final test accuracy {accuracy:.4f} (per evaluation: {history})")
 
     @keyword("All Updates Should Be Bit-Exact")
     def all_updates_should_be_bit_exact(self) -> None:

@@ -83,6 +83,9 @@ def _device_problems(devices: list, config: dict) -> list[str]:
 def _round_problems(rounds: list, config: dict, n_devices: int) -> list[str]:
     found = []
     validate = config.get("validate") if isinstance(config, dict) else None
+    # --eval-every: test accuracy is measured every N-th round and after the
+    # last one, null in between (a results.json without the key: every round).
+    every = config.get("eval_every_rounds", 1) if isinstance(config, dict) else 1
     last_buffer = 0
     for i, entry in enumerate(rounds):
         where = f"rounds[{i}]"
@@ -96,8 +99,12 @@ def _round_problems(rounds: list, config: dict, n_devices: int) -> list[str]:
             found.append(f"{where} has buffer {entry['buffer']!r} (after buffer {last_buffer})")
         else:
             last_buffer = entry["buffer"]
-        if not _number(entry["test_accuracy"]) or not 0.0 <= entry["test_accuracy"] <= 1.0:
+        measured = i == len(rounds) - 1 or (_count(every) and every > 0 and (i + 1) % every == 0)
+        if measured and (not _number(entry["test_accuracy"]) or not 0.0 <= entry["test_accuracy"] <= 1.0):
             found.append(f"{where} has test_accuracy {entry['test_accuracy']!r}")
+        if not measured and entry["test_accuracy"] is not None:
+            found.append(f"{where} has test_accuracy {entry['test_accuracy']!r}, but eval_every_rounds "
+                         f"{every!r} leaves it unmeasured (null)")
         if entry["bitexact"] not in (True, False, None) or (entry["bitexact"] is None) != (validate is False):
             found.append(f"{where} has bitexact {entry['bitexact']!r} with validate {validate!r}")
         if not _count(entry["wire_bytes"]):
@@ -142,7 +149,8 @@ def csv_problems(path: Path, rounds: list) -> list[str]:
     found = []
     for row, entry in zip(rows, rounds):
         try:
-            same = int(row["round"]) == entry["round"] and float(row["test_accuracy"]) == entry["test_accuracy"]
+            acc = None if row["test_accuracy"] == "" else float(row["test_accuracy"])
+            same = int(row["round"]) == entry["round"] and acc == entry["test_accuracy"]
         except (KeyError, TypeError, ValueError):
             same = False
         if not same:

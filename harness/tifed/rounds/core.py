@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 import numpy as np
 
@@ -47,12 +47,14 @@ class Update:
 
 class RoundCore:
     def __init__(self, config: RunConfig, layers: list[int | None], data: Dataset,
-                 shards: list[tuple[np.ndarray, np.ndarray]], on_event: Callable[[str], None] | None = None):
+                 shards: list[tuple[np.ndarray, np.ndarray]], on_event: Callable[[str], None] | None = None,
+                 evaluated: Collection[int] | None = None):
         """A checked run's options, each device's layer (single mode) or None,
         the data set (its test set) and each device's shard (tifed.plan
         .RunPlan has them all). `on_event` gets one line per thing a user
         should hear about while the run goes on (an update rejected, a
-        collapse)."""
+        collapse). `evaluated`: the rounds after which test accuracy is
+        measured (RunPlan.evaluated_rounds, --eval-every); None: every round."""
         t = config.training
         self.config = config
         self.training = t
@@ -66,6 +68,8 @@ class RoundCore:
         self.feedback = tifed_models.feedback_matrices(t.dims, t.seed)
         self.bounds = step_bounds(t.dims, t.buffer_len, t.batch, t.lr_inv)
         self.guard = DivergenceGuard(chance_level(data.y_test, data.classes))
+        self.evaluated = None if evaluated is None else frozenset(evaluated)
+        self._test_x = np.asarray(data.x_test, dtype=np.float64)  # converted once for fleet.forward_exact
         self.active: list[int] = list(range(t.devices))  # devices still in the run
         self.dropped: dict[int, dict[str, Any]] = {}  # device -> {"round", "reason"}
         self.late: set[int] = set()  # devices still busy with an earlier round
@@ -155,15 +159,19 @@ class RoundCore:
 
     def close_round(self, rnd: Round, received: Mapping[int, Update],
                     expected: Mapping[int, tifed_models.Model | None] | None, link: Mapping[str, int],
-                    started: float, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                    started: float, extra: Mapping[str, Any] | None = None,
+                    trusted: Collection[int] = ()) -> dict[str, Any]:
         """Check, aggregate and measure one round; its results.json entry.
         `link` holds the round's wire_bytes and LINK_COUNTERS, `started` the
         round's time.monotonic() start, `extra` transport figures for the
-        entry. Raises QuorumError when too few updates are accepted."""
+        entry; `trusted` devices' updates the server computed itself (sim:
+        no bounds check). Test accuracy (and saturation) is null in a round
+        not in `evaluated`. Raises QuorumError when too few updates are
+        accepted."""
         digests = {d: buffer_digest(*self.buffer_of(d, rnd)) for d, u in received.items() if u.digest is not None}
         layers = {d: self.trained_layers(d) for d in received}
         accepted, rejected, mismatched = judge_updates(self.global_model, received, expected, layers, self.bounds,
-                                                       digests)
+                                                       digests, trusted)
         for r in rejected:
             self._tell(f"round {rnd.number}: rejected the update of {self.name(r['device'])}: {r['reason']}")
         if len(accepted) < self.quorum:
@@ -177,12 +185,14 @@ class RoundCore:
         else:
             self.global_model = tifed_models.aggregate_layers(self.global_model, models,
                                                               [self.layers[d] for d in used])
-        accuracy, saturation = evaluate(self.global_model, self.data.x_test, self.data.y_test)
+        accuracy = saturation = None
+        if self.evaluated is None or rnd.number in self.evaluated:
+            accuracy, saturation = evaluate(self.global_model, self._test_x, self.data.y_test)
         counters = [accepted[d].instructions if d in accepted else None for d in range(self.training.devices)]
         entry = {
             "round": rnd.number,
             "buffer": rnd.buffer,
-            "test_accuracy": round(accuracy, 6),
+            "test_accuracy": None if accuracy is None else round(accuracy, 6),
             "bitexact": None if mismatched is None else not mismatched,
             "wire_bytes": int(link.get("wire_bytes", 0)),
             "seconds": round(time.monotonic() - started, 4),
@@ -190,7 +200,7 @@ class RoundCore:
             "devices_used": used,
             "retransmissions": int(link.get("retransmissions", 0)),
             "link_errors": {k: int(link.get(k, 0)) for k in LINK_COUNTERS if k != "retransmissions"},
-            "saturation": round(saturation, 4),
+            "saturation": None if saturation is None else round(saturation, 4),
             "events": self.events,
             **(extra or {}),
         }
@@ -198,7 +208,7 @@ class RoundCore:
             entry["mismatched_devices"] = mismatched
         if rejected:
             entry["rejected"] = rejected
-        found = self.guard.observe(rnd.number, accuracy, saturation)
+        found = None if accuracy is None else self.guard.observe(rnd.number, accuracy, saturation)
         if found is not None:
             entry["diverged"] = True
             self._tell(found["message"])

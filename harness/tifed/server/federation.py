@@ -34,7 +34,7 @@ from tifed.rounds.core import RoundCore
 from tifed.server.checkpoint import Checkpoint
 from tifed.server.collect import collect_updates
 from tifed.server.link_tally import link_delta, link_totals
-from tifed.server.workers import Worker, start_workers
+from tifed.server.workers import Worker, start_workers, train_references
 from tifed.training.schedule import Round
 
 RoundCallback = Callable[[dict[str, Any]], None]
@@ -57,7 +57,8 @@ class Federation:
         self.on_round_start = on_round_start
         self.on_devices_ready = on_devices_ready
         self.on_event = on_event
-        self.core = RoundCore(c, plan.layers, plan.data, plan.shards, on_event=on_event)
+        self.core = RoundCore(c, plan.layers, plan.data, plan.shards, on_event=on_event,
+                              evaluated=plan.evaluated_rounds)
         self.faults = parse_faults(c.recovery.faults) if c.recovery.faults else None
         self.workers: dict[int, Worker] = {}
         self._late: dict[int, cf.Future] = {}  # stragglers still busy with an earlier round
@@ -200,10 +201,11 @@ class Federation:
         free = core.free_devices()
         before = {i: link_totals(self.workers[i]) for i in free}
         g = core.global_model
-        futures = {self._pool.submit(self.workers[i].train_round, g, rnd.buffer, *core.buffer_of(i, rnd)): i
-                   for i in free}
         sims = [i for i in free if self.workers[i].is_reference]
+        futures = {self._pool.submit(self.workers[i].train_round, g, rnd.buffer, *core.buffer_of(i, rnd)): i
+                   for i in free if i not in sims}
         expected = self._pool.submit(core.expected_updates, rnd, free, sims, g)  # overlaps the devices
+        futures.update(self._sim_updates(g, rnd, sims))
         timeout = c.recovery.round_timeout
         received, failed, late = collect_updates(futures, None if timeout is None else t0 + timeout, core.quorum)
         for i in sorted(failed):
@@ -214,7 +216,8 @@ class Federation:
         core.mark_late(late)
         for i in late:
             self._tell(f"round {rnd.number}: {self.workers[i].name} missed the round deadline")
-        entry = core.close_round(rnd, received, expected.result(), link_delta(self.workers, before), t0)
+        entry = core.close_round(rnd, received, expected.result(), link_delta(self.workers, before), t0,
+                                 trusted=sims)
         self.results.extra_final = core.final_extras()
         Checkpoint(
             round=rnd.number, run_config=self.plan.requested_dict(), model=core.global_model,
@@ -224,6 +227,18 @@ class Federation:
         self.results.add_round(entry, self._elapsed())
         if self.on_round is not None:
             self.on_round(entry)
+
+    def _sim_updates(self, g, rnd: Round, indices: list[int]) -> dict[cf.Future, int]:
+        """The sim devices' updates, computed together here (tifed_models.fleet)
+        while the other devices train in their threads, as finished futures."""
+        updates = train_references([self.workers[i] for i in indices], g,
+                                   [self.core.buffer_of(i, rnd) for i in indices])
+        out = {}
+        for i, update in zip(indices, updates):
+            done: cf.Future = cf.Future()
+            done.set_result(update)
+            out[done] = i
+        return out
 
     def _settle_late(self, round_number: int, wait: bool) -> None:
         """Stragglers that have finished: their update is thrown away (it

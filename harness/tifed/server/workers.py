@@ -108,12 +108,22 @@ class ReferenceWorker(Worker):
         self._feedback = tifed_models.feedback_matrices(spec.dims, spec.seed)
 
     def train_round(self, global_model, buffer, x, y):
-        s = self.spec
-        layer = -1 if self.layer is None else self.layer
-        model = tifed_models.train(
-            global_model, self._feedback, x, tifed_models.targets(y, s.classes), s.lr_inv, s.batch, 1, layer
-        )
-        return Update(model, None)
+        return train_references([self], global_model, [(x, y)])[0]
+
+
+def train_references(workers: list[ReferenceWorker], global_model: tifed_models.Model,
+                     buffers: list[tuple[np.ndarray, np.ndarray]]) -> list[Update]:
+    """The round of several sim devices at once (same spec, buffers (x, y)
+    in the same order): one tifed_models.fleet call instead of a thread and
+    a reference call per device; the same integers (models/README.md)."""
+    if not workers:
+        return []
+    s = workers[0].spec
+    models = tifed_models.fleet.train_fleet(
+        global_model, workers[0]._feedback, [x for x, _ in buffers],
+        [tifed_models.targets(y, s.classes) for _, y in buffers], s.lr_inv, s.batch, 1,
+        [-1 if w.layer is None else w.layer for w in workers])
+    return [Update(m, None) for m in models]
 
 
 class DeviceWorker(Worker):

@@ -66,3 +66,32 @@ def plan(
             )
         schedule = schedule[:rounds]
     return schedule
+
+
+EVAL_CHOICES = ("buffer", "round")  # --eval-every: these words, or a number of rounds
+
+
+def eval_interval(every: str | int, epochs: int) -> int:
+    """--eval-every as a number of rounds: `buffer` (the default) is once per
+    buffer, after its last round (every `epochs` rounds); `round` is every
+    round; a number N is every N-th round."""
+    if every == "buffer":
+        return epochs
+    if every == "round":
+        return 1
+    try:
+        n = int(every)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(every, bool) or n < 1:
+        raise ConfigError(f"--eval-every must be buffer, round or a number of rounds >= 1, got {every!r}")
+    return n
+
+
+def evaluation_rounds(schedule: list[Round], every_rounds: int) -> frozenset[int]:
+    """The rounds after which the server measures test accuracy: every
+    `every_rounds`-th round and always the run's last one (its final model)."""
+    numbers = {r.number for r in schedule if r.number % every_rounds == 0}
+    if schedule:
+        numbers.add(schedule[-1].number)
+    return frozenset(numbers)
