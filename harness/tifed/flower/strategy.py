@@ -38,7 +38,8 @@ class TifedStrategy(Strategy):
         self.plan = plan
         self.fed = fed
         self.roster = roster
-        self.core = RoundCore(plan.config, plan.layers, plan.data, plan.shards, on_event=on_event)
+        self.core = RoundCore(plan.config, plan.layers, plan.data, plan.shards, on_event=on_event,
+                              evaluated=plan.evaluated_rounds)
         self.finish_info: dict[str, Any] = {}  # per device firmware/link, from the last round's reports
         self._round: Round | None = None
         self._t0 = 0.0
@@ -147,7 +148,8 @@ class TifedStrategy(Strategy):
         entry = self.core.close_round(self._round, received, self._expected, link, self._t0,
                                       extra={"network_bytes": int(self._sent_bytes + got_bytes)})
         self.last_entry = entry
-        metrics = MetricRecord({"test_accuracy": entry["test_accuracy"], "devices_used": len(entry["devices_used"])})
+        measured = {} if entry["test_accuracy"] is None else {"test_accuracy": entry["test_accuracy"]}  # --eval-every
+        metrics = MetricRecord({**measured, "devices_used": len(entry["devices_used"])})
         return tensors.model_record(self.core.global_model), metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid) -> Iterable[Message]:
