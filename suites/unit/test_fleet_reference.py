@@ -8,24 +8,20 @@ import pytest
 import tifed_models as tm
 from tifed_models import fleet
 
+from test_reference import _random_case
+
 
 def _random_fleet(rng, k=None):
-    n_layers = int(rng.integers(1, 4))
-    dims = [int(rng.integers(1, 9)) for _ in range(n_layers + 1)]
-    dims[-1] = max(dims[-1], 2)
-    scale = int(rng.choice([100, 10**5, 2**31 - 1]))
-    model = tm.Model(
-        [rng.integers(-scale, scale, (i, o), endpoint=True).astype(np.int32) for i, o in zip(dims[:-1], dims[1:])],
-        [rng.integers(-scale, scale, o, endpoint=True).astype(np.int32) for o in dims[1:]],
-    )
+    """test_reference's generated case for device 0, and devices 1..K-1 with
+    their own inputs, targets and layer."""
+    model, fb, x, t, lr_inv, batch, epochs, layer = _random_case(rng)
     k = k or int(rng.integers(1, 6))
-    n = int(rng.integers(1, 12))
-    xs = [rng.integers(-128, 127, (n, dims[0]), endpoint=True).astype(np.int8) for _ in range(k)]
-    ts = [tm.targets(rng.integers(0, dims[-1], n), dims[-1]) for _ in range(k)]
-    fb = tm.feedback_matrices(dims, int(rng.integers(0, 2**32)))
-    layers = [int(rng.integers(-1, n_layers)) for _ in range(k)]
-    lr_inv = int(rng.choice([1, 3, 2048, 4096, 5000, 8192]))
-    return model, fb, xs, ts, lr_inv, int(rng.integers(1, 5)), int(rng.integers(1, 3)), layers
+    xs, ts, layers = [x], [t], [layer]
+    for _ in range(k - 1):
+        xs.append(rng.integers(-128, 127, x.shape, endpoint=True).astype(np.int8))
+        ts.append(tm.targets(rng.integers(0, t.shape[1], t.shape[0]), t.shape[1]))
+        layers.append(int(rng.integers(-1, model.n_layers)))
+    return model, fb, xs, ts, int(rng.choice([lr_inv, 8192])), batch, epochs, layers
 
 
 def _reference(model, fb, xs, ts, lr_inv, batch, epochs, layers):

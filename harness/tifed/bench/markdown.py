@@ -181,8 +181,10 @@ ACCURACY_NOTE = (
 
 def _protocol(r: dict) -> str:
     buffers, total = r.get("buffers"), r.get("buffers_total")
-    if buffers is None or buffers == total:
-        return "paper"
+    if buffers is None:
+        return "all buffers"
+    if buffers == total:
+        return f"all {total} buffers"
     return f"first {buffers} of {total} buffers"
 
 

@@ -183,7 +183,7 @@ def accuracy(doc: dict, out: Path) -> list[str]:
         seeds = len(rs[0]["test_accuracies"])
         buffers, total = rs[0].get("buffers"), rs[0].get("buffers_total")
         short = "" if buffers is None or buffers == total else f", first {buffers} of {total} buffers"
-        ax.set_title(f"{dataset}, {rs[0]['model']}, K = 8: {seeds} seeds (feedback, shard order){short}", fontsize=10)
+        ax.set_title(f"{dataset}, {rs[0]['model']}, K = 8: {seeds} seeds (feedback, shard order){short}", fontsize=9)
         short = f"idx_{Path(dataset[4:]).name}" if dataset.startswith("idx:") else dataset
         slug = re.sub(r"[^A-Za-z0-9]+", "_", short).strip("_") or "data"
         names.append(_save(fig, out / f"accuracy_{slug}.png"))
