@@ -179,3 +179,39 @@ def test_idx_image_sizes_disagree(tmp_path):
     with pytest.raises(DataError) as e:
         datasets.load(f"idx:{tmp_path / 'set'}", 0)
     assert "train images are (3, 4) but test images (4, 4)" in _only_line(e)
+
+
+# --- fashion-mnist and mnist:DIR ---------------------------------------------------
+
+
+def test_fashion_mnist_from_a_named_folder_or_the_environment(tmp_path, monkeypatch):
+    arrays = write_idx_set(tmp_path / "fm", gz=True)
+    named = datasets.load(f"fashion-mnist:{tmp_path / 'fm'}", 0)
+    assert named.x_train.shape == (12, 12) and np.array_equal(named.y_test, arrays["t10k-labels"])
+    monkeypatch.setenv(datasets.FASHION_MNIST_ENV, str(tmp_path / "fm"))
+    from_env = datasets.load("fashion-mnist", 0)
+    assert np.array_equal(from_env.x_train, named.x_train) and from_env.name == "fashion-mnist"
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist:{tmp}/nowhere"])
+def test_fashion_mnist_absent_says_how_to_get_it_in_one_line(tmp_path, monkeypatch, name):
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "not-installed")
+    monkeypatch.delenv(datasets.FASHION_MNIST_ENV, raising=False)
+    with pytest.raises(DataError) as e:
+        datasets.load(name.format(tmp=tmp_path), 0)
+    line = _only_line(e)
+    assert "apt-get install dataset-fashion-mnist" in line and "fashion-mnist:DIR" in line
+
+
+@pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_the_installed_fashion_mnist():
+    d = datasets.load("fashion-mnist", 0)
+    assert d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784) and d.classes == 10
+    assert d.x_train.dtype == np.int8 and np.bincount(d.y_test).tolist() == [1000] * 10
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_mnist_dir_reads_idx_files_like_idx_dir(tmp_path, gz):
+    write_idx_set(tmp_path / "m", gz=gz)
+    a, b = datasets.load(f"mnist:{tmp_path / 'm'}", 3), datasets.load(f"idx:{tmp_path / 'm'}", 3)
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
