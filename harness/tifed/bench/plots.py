@@ -149,7 +149,9 @@ def accuracy(doc: dict, out: Path) -> list[str]:
     """Box plots of the final accuracy per (mode, 1/lr), as the paper draws
     them, with the paper's median beside each box: black where the row ran
     the paper's protocol on the paper's set, grey where it is only a
-    reference point (mnist5k, a shortened quick protocol)."""
+    reference point (mnist5k, a shortened quick protocol). The y axis spans
+    0-1 when some run fell low (a divergence shows as such), else it zooms
+    on the boxes and the paper's marks, which would be flat lines at 0-1."""
     rows = doc.get("accuracy") or []
     names = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
@@ -167,17 +169,20 @@ def accuracy(doc: dict, out: Path) -> list[str]:
                 box.set_facecolor(color)
                 box.set_alpha(0.6)
             paper = [next((r["paper_median"] for r in rs if r["mode"] == mode and r["lr_inv"] == lr), None) for lr in lrs]
-            if any(p is not None for p in paper):
-                ax.scatter([p for p, v in zip(pos, paper) if v is not None], [v for v in paper if v is not None],
-                           marker="_", s=400, color=mark, zorder=3)
+            if any(p is not None for p in paper):  # beside the box, pointing at it
+                ax.scatter([p + 0.55 for p, v in zip(pos, paper) if v is not None], [v for v in paper if v is not None],
+                           marker="<", s=50, color=mark, zorder=3)
             ax.plot([], [], color=color, linewidth=8, alpha=0.6, label=f"{mode}-network" if mode == "full" else "single-layer")
         if any(r.get("paper_median") is not None for r in rs):
             what = "" if comparable else ", another protocol: for reference only"
-            ax.scatter([], [], marker="_", s=200, color=mark,
+            ax.scatter([], [], marker="<", s=50, color=mark,
                        label=f"paper median ({rs[0].get('paper_set')}, 100 runs{what})")
         ax.set_xticks([i * 3 + 0.5 for i in range(len(lrs))], [f"1/lr = {lr}" for lr in lrs])
         ax.set_ylabel("final test accuracy")
-        ax.set_ylim(0, 1)
+        values = [a for r in rs for a in r["test_accuracies"]] + [r["paper_median"] for r in rs
+                                                                  if r.get("paper_median") is not None]
+        low, high = min(values), max(values)
+        ax.set_ylim((0, 1) if low < 0.5 else (max(0.0, low - 0.03), min(1.0, high + 0.02)))
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
         seeds = len(rs[0]["test_accuracies"])
