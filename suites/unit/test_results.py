@@ -8,6 +8,7 @@ import pytest
 
 import tifed_models
 from tifed.output import results
+from tifed.output.round_entry import measured
 from tifed.output.results import ResultsWriter, atomic_write
 
 ROUND_KEYS = {"round", "buffer", "test_accuracy", "bitexact", "wire_bytes", "seconds", "device_instructions"}
@@ -72,13 +73,15 @@ def test_final_accuracy_is_the_last_round(tmp_path):
     assert final["test_accuracy"] == 0.8 and final["best_test_accuracy"] == 0.9
 
 
-def test_unmeasured_rounds_are_null_and_best_skips_them(tmp_path):
-    final = results.final_summary([entry(1, None), entry(2, 0.6), entry(3, None), entry(4, 0.5)], 1.0,
+def test_unmeasured_rounds_carry_the_last_measured_accuracy_and_say_whose(tmp_path):
+    carried = {**entry(3, 0.6), "test_accuracy_round": 2}
+    assert [measured(e) for e in (entry(2, 0.6), carried)] == [True, False]
+    final = results.final_summary([entry(1, 0.2), entry(2, 0.6), carried, entry(4, 0.5)], 1.0,
                                   complete=True, error=None)
     assert final["test_accuracy"] == 0.5 and final["best_test_accuracy"] == 0.6
     w = writer(tmp_path)
-    w.add_round(entry(1, None), wall_seconds=1.0)
-    assert (tmp_path / "out" / "rounds.csv").read_text().splitlines()[1].startswith("1,0,,True")
+    w.add_round(carried, wall_seconds=1.0)
+    assert (tmp_path / "out" / "rounds.csv").read_text().splitlines()[1].startswith("3,0,0.6,True")
 
 
 def test_files_equal_a_fresh_encoding_through_appends_and_a_replaced_history(tmp_path):

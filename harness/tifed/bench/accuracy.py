@@ -21,7 +21,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import numpy as np
 
 import tifed_models
 from tifed.bench.macs import model_name

@@ -28,6 +28,7 @@ from tifed.errors import ProtocolError
 from tifed.flower import tensors, wire
 from tifed.flower.options import FederationOptions
 from tifed.flower.roster import Roster
+from tifed.output.round_entry import measured
 from tifed.plan import RunPlan
 from tifed.rounds.core import LINK_COUNTERS, RoundCore, Update
 from tifed.training.schedule import Round
@@ -148,8 +149,8 @@ class TifedStrategy(Strategy):
         entry = self.core.close_round(self._round, received, self._expected, link, self._t0,
                                       extra={"network_bytes": int(self._sent_bytes + got_bytes)})
         self.last_entry = entry
-        measured = {} if entry["test_accuracy"] is None else {"test_accuracy": entry["test_accuracy"]}  # --eval-every
-        metrics = MetricRecord({**measured, "devices_used": len(entry["devices_used"])})
+        accuracy = {"test_accuracy": entry["test_accuracy"]} if measured(entry) else {}  # --eval-every
+        metrics = MetricRecord({**accuracy, "devices_used": len(entry["devices_used"])})
         return tensors.model_record(self.core.global_model), metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid) -> Iterable[Message]:

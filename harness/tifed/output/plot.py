@@ -8,13 +8,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, safe in threads and on CI
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
+from tifed.output.round_entry import measured as was_measured  # noqa: E402
 
 
 def accuracy_png(rounds: list[dict[str, Any]], title: str = "") -> bytes:
     """Only the rounds that measured test accuracy (--eval-every) are points."""
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     try:
-        measured = [r for r in rounds if r["test_accuracy"] is not None]
+        measured = [r for r in rounds if was_measured(r)]
         xs = [r["round"] for r in measured]
         ys = [r["test_accuracy"] for r in measured]
         ax.plot(xs, ys, marker="." if len(xs) < 60 else None, linewidth=1.5)

@@ -11,6 +11,8 @@ from typing import Any, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tifed.output.round_entry import measured as was_measured
+
 
 def _check(value: bool | None) -> str:
     return {True: "yes", False: "NO", None: "off"}[value]
@@ -46,7 +48,7 @@ class RunProgress:
         return self
 
     def round_done(self, entry: dict[str, Any]) -> None:
-        measured = entry["test_accuracy"] is not None
+        measured = was_measured(entry)
         acc = f"{entry['test_accuracy']:.4f}" if measured else "-"
         if self._progress is not None:
             update = {"acc": acc} if measured else {}  # the bar keeps the last measured accuracy

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tifed.output.round_entry import measured
+
 SCHEMA = 1
 CSV_FIELDS = ("round", "buffer", "test_accuracy", "bitexact", "wire_bytes", "seconds", "device_instructions",
               "devices_used", "retransmissions")
@@ -56,7 +58,7 @@ def final_summary(rounds: list[dict[str, Any]], wall_seconds: float, *, complete
     run ends with; a run always measures it); best_test_accuracy is an extra,
     for a quick look, over the rounds that measured it (--eval-every)."""
     checks = [r["bitexact"] for r in rounds]
-    measured = [r["test_accuracy"] for r in rounds if r["test_accuracy"] is not None]
+    accuracies = [r["test_accuracy"] for r in rounds if measured(r)]
     if not rounds or any(c is None for c in checks):
         bitexact_all = None
     else:
@@ -66,7 +68,7 @@ def final_summary(rounds: list[dict[str, Any]], wall_seconds: float, *, complete
         "test_accuracy": rounds[-1]["test_accuracy"] if rounds else None,
         "bitexact_all": bitexact_all,
         "wall_seconds": round(wall_seconds, 3),
-        "best_test_accuracy": max(measured) if measured else None,
+        "best_test_accuracy": max(accuracies) if accuracies else None,
         "wire_bytes": int(sum(r["wire_bytes"] for r in rounds)),
         "retransmissions": int(sum(r.get("retransmissions", 0) for r in rounds)),
         "complete": complete,

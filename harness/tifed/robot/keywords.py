@@ -21,6 +21,7 @@ from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 import tifed_models
 from tifed.boards.registry import get_board
 from tifed.errors import ConfigError
+from tifed.output.round_entry import measured
 from tifed.robot import results_check, step_case
 from tifed.robot.cli_run import CliRun, run_tifed
 from tifed.robot.devices import Fleet
@@ -173,7 +174,7 @@ class TifedKeywords:
     def final_accuracy_should_be_at_least(self, minimum: float) -> None:
         doc = self._results()
         accuracy = doc["final"]["test_accuracy"]
-        history = ", ".join(f"{r['test_accuracy']:.3f}" for r in doc["rounds"] if r["test_accuracy"] is not None)
+        history = ", ".join(f"{r['test_accuracy']:.3f}" for r in doc["rounds"] if measured(r))
         if accuracy is None or accuracy < float(minimum):
             raise AssertionError(
                 f"final test accuracy {accuracy} after {len(doc['rounds'])} rounds is below {minimum} "

@@ -83,9 +83,11 @@ def _device_problems(devices: list, config: dict) -> list[str]:
 def _round_problems(rounds: list, config: dict, n_devices: int) -> list[str]:
     found = []
     validate = config.get("validate") if isinstance(config, dict) else None
-    # --eval-every: test accuracy is measured every N-th round and after the
-    # last one, null in between (a results.json without the key: every round).
+    # --eval-every: test accuracy is measured every N-th round, after the
+    # first and after the last one; a round in between carries the last
+    # measured value and names its round in test_accuracy_round.
     every = config.get("eval_every_rounds", 1) if isinstance(config, dict) else 1
+    values: dict[int, Any] = {}
     last_buffer = 0
     for i, entry in enumerate(rounds):
         where = f"rounds[{i}]"
@@ -99,12 +101,18 @@ def _round_problems(rounds: list, config: dict, n_devices: int) -> list[str]:
             found.append(f"{where} has buffer {entry['buffer']!r} (after buffer {last_buffer})")
         else:
             last_buffer = entry["buffer"]
-        measured = i == len(rounds) - 1 or (_count(every) and every > 0 and (i + 1) % every == 0)
-        if measured and (not _number(entry["test_accuracy"]) or not 0.0 <= entry["test_accuracy"] <= 1.0):
+        must_measure = i in (0, len(rounds) - 1) or (_count(every) and every > 0 and (i + 1) % every == 0)
+        if not _number(entry["test_accuracy"]) or not 0.0 <= entry["test_accuracy"] <= 1.0:
             found.append(f"{where} has test_accuracy {entry['test_accuracy']!r}")
-        if not measured and entry["test_accuracy"] is not None:
-            found.append(f"{where} has test_accuracy {entry['test_accuracy']!r}, but eval_every_rounds "
-                         f"{every!r} leaves it unmeasured (null)")
+        source = entry.get("test_accuracy_round", entry["round"])
+        if source == entry["round"]:
+            values[source] = entry["test_accuracy"]
+        elif must_measure:
+            found.append(f"{where} carries round {source!r}'s test accuracy, but eval_every_rounds {every!r} "
+                         "measures this round")
+        elif values.get(source) != entry["test_accuracy"]:
+            found.append(f"{where} says its test_accuracy {entry['test_accuracy']!r} is round {source!r}'s, "
+                         f"which measured {values.get(source)!r}")
         if entry["bitexact"] not in (True, False, None) or (entry["bitexact"] is None) != (validate is False):
             found.append(f"{where} has bitexact {entry['bitexact']!r} with validate {validate!r}")
         if not _count(entry["wire_bytes"]):

@@ -75,7 +75,7 @@ class Federation:
         return self.core.global_model
 
     def _restore(self, cp: Checkpoint) -> None:
-        self.core.restore(cp.model, cp.dropped, cp.guard, cp.resumed_after + [cp.round])
+        self.core.restore(cp.model, cp.dropped, cp.guard, cp.resumed_after + [cp.round], cp.rounds)
         self.done_rounds = cp.round
         self.results.rounds = list(cp.rounds)
         self._wall_before = cp.wall_seconds
