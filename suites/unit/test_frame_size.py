@@ -4,6 +4,8 @@ behind fault://), splitting a transfer again when the size shrinks under
 it, with every value intact."""
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -12,48 +14,65 @@ from fake_device import FakeDevice
 from tifed.links.faults import FaultSpec, fault_url
 from tifed.links.transport import open_link
 from tifed.protocol.client import DeviceClient
-from tifed.protocol.frame_size import GROW_AFTER, MIN_FRAME_PAYLOAD, SHRINK_AFTER, FrameSizer
+from tifed.protocol.frame_size import MIN_FRAME_PAYLOAD, MIN_SUCCESS, OVERHEAD, FrameSizer, through_probability
 
 
-def test_a_frame_damaged_twice_in_a_row_halves_the_size():
+def line(sizer: FrameSizer, error_rate: float, per_exchange: float, per_byte: float, tries: int, seed: int = 0):
+    """Drive the sizer as a run over a line would: frames of its current
+    size and, every fourth, a small command (a bias, SESSION), each damaged
+    with the line's probability and timed."""
+    rng = random.Random(seed)
+    for i in range(tries):
+        n = 8 if i % 4 == 3 else sizer.limit
+        if rng.random() < through_probability(error_rate, n):
+            sizer.passed(n, first_try=True, seconds=per_exchange + per_byte * (n + OVERHEAD))
+        else:
+            sizer.damaged(n)
+
+
+def test_a_clean_line_keeps_the_largest_frames():
     sizer = FrameSizer(1024)
-    assert sizer.damaged(1024, 1) is False and sizer.limit == 1024  # once may be bad luck
-    assert SHRINK_AFTER == 2 and sizer.damaged(1024, 2) is True and sizer.limit == 512
-    # A small frame that keeps failing shrinks the size below itself, not
-    # just below the limit: it is then worth splitting.
-    assert sizer.damaged(100, 2) is True and sizer.limit == 50
-    assert sizer.figures.to_json() == {"largest": 1024, "current": 50, "smallest": 50, "shrinks": 2, "grows": 0}
+    line(sizer, 0.0, 1e-3, 1e-6, 200)
+    assert sizer.limit == 1024 and sizer.figures.shrinks == 0 and sizer.byte_error_rate() == 0.0
 
 
-def test_the_size_never_goes_below_the_floor_nor_above_the_ceiling():
+def test_damaged_frames_shrink_the_size_below_them():
     sizer = FrameSizer(1024)
-    for _ in range(20):
-        sizer.damaged(sizer.limit, 2)
-    assert sizer.limit == MIN_FRAME_PAYLOAD
-    assert sizer.damaged(MIN_FRAME_PAYLOAD, 5) is False  # nothing left to split to
-    small = FrameSizer(20)
-    assert small.floor == small.limit == 20  # a device smaller than the floor keeps its own size
-    for _ in range(3 * GROW_AFTER):
-        small.passed(20, first_try=True)
-    assert small.limit == 20
+    assert sizer.damaged(1024) is True  # worth splitting the frame again
+    assert sizer.limit < 1024 and sizer.figures.shrinks == 1
+    assert sizer.byte_error_rate() > 0
 
 
-def test_clean_frames_at_about_the_size_double_it_back():
+@pytest.mark.parametrize("error_rate, lowest, highest", [(0.01, 32, 128), (0.002, 128, 512), (0.0005, 256, 1024)])
+def test_the_size_settles_where_frames_get_through(error_rate, lowest, highest):
+    # An emulator-like link (1 ms per exchange, 1 MB/s): the size that moves
+    # the most payload per second, never one that gets through under a quarter of the time.
     sizer = FrameSizer(1024)
-    sizer.damaged(1024, 2)
-    sizer.damaged(512, 2)
-    assert sizer.limit == 256
-    for _ in range(GROW_AFTER * 4):
-        sizer.passed(10, first_try=True)  # small frames say little about full ones
-    assert sizer.limit == 256
-    for _ in range(GROW_AFTER - 1):
-        sizer.passed(200, first_try=True)
-    sizer.passed(200, first_try=False)  # needed a resend: the streak starts again
-    for _ in range(GROW_AFTER - 1):
-        sizer.passed(200, first_try=True)
-    assert sizer.limit == 256
-    sizer.passed(130, first_try=True)
-    assert sizer.limit == 512 and sizer.figures.grows == 1 and sizer.figures.smallest == 256
+    line(sizer, error_rate, 1e-3, 1e-6, 3000)
+    assert lowest <= sizer.limit <= highest
+    assert through_probability(error_rate, sizer.limit) >= MIN_SUCCESS * 0.8  # by the true rate, give or take
+    assert abs(sizer.byte_error_rate() - error_rate) < error_rate * 0.5
+
+
+def test_a_slow_line_prefers_shorter_frames_than_a_fast_one():
+    # Same errors; on a 115200-baud UART the bytes are the cost, on an
+    # emulator the exchanges are: the UART gets the shorter frames.
+    uart, emulator = FrameSizer(1024), FrameSizer(1024)
+    line(uart, 0.002, 2e-4, 1 / 11520, 3000, seed=1)
+    line(emulator, 0.002, 3e-3, 1 / 200_000, 3000, seed=1)
+    assert uart.limit < emulator.limit
+
+
+def test_the_size_grows_back_when_the_line_heals_and_keeps_to_its_bounds():
+    sizer = FrameSizer(1024)
+    for _ in range(50):
+        sizer.damaged(sizer.limit)
+    assert sizer.limit == MIN_FRAME_PAYLOAD  # never below the floor
+    assert sizer.damaged(MIN_FRAME_PAYLOAD) is False  # nothing smaller to split to
+    line(sizer, 0.0, 1e-3, 1e-6, 400)
+    assert sizer.limit == 1024 and sizer.figures.grows >= 1 and sizer.figures.smallest == MIN_FRAME_PAYLOAD
+    small = FrameSizer(20)  # a device smaller than the floor keeps its own size
+    assert small.floor == small.limit == 20 and small.sizes == [20]
 
 
 @pytest.fixture

@@ -22,15 +22,17 @@ __all__ = ["DeviceClient", "LinkCounters", "DEFAULT_TIMEOUT", "DEFAULT_TRAIN_TIM
 class DeviceClient(RequestExchange):
     # --- commands -------------------------------------------------------------
 
-    def identify(self) -> cmd.Identify:
-        info = cmd.Identify.decode(self.request(Command.IDENTIFY))
+    def identify(self, timeout: float | None = None) -> cmd.Identify:
+        """IDENTIFY (first in every session); `timeout` bounds the whole
+        exchange, retries included, when given."""
+        wait = None if timeout is None else timeout / (self.retries + 1)
+        info = cmd.Identify.decode(self.request(Command.IDENTIFY, timeout=wait))
         if info.proto != cmd.PROTOCOL_VERSION:
             raise ProtocolError(f"{self.name}: device speaks protocol {info.proto}, the harness {cmd.PROTOCOL_VERSION}")
         if info.max_payload < 16:
             raise ProtocolError(f"{self.name}: max_payload {info.max_payload} is too small to be usable")
-        renewed = self.info is None or self.info.max_payload != info.max_payload
         self.info = info
-        if renewed or self.sizer is None:  # the first device on this client, or another one
+        if self.sizer is None or self.sizer.ceiling != self.max_payload:  # kept across a link opened again
             self.sizer = FrameSizer(self.max_payload)
         return info
 

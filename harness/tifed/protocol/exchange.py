@@ -19,9 +19,10 @@ duplicate answer proves it, and the first answer's time then counts as an
 RTT sample, so a link slower than it first looked (a busy emulator on a
 loaded machine) stops costing resends.
 
-Damaged frames shrink the frame size (frame_size.py): a transfer whose frame
-the FrameSizer shrank below its size is split again (FrameShrunk, caught by
-the client's transfer loops) rather than sent again as it was. The retry
+The frame size adapts to the line (frame_size.py: the FrameSizer learns the
+byte error rate and the time of an exchange from every try): a transfer
+whose frame the sizer shrank below its size is split again (FrameShrunk,
+caught by the client's transfer loops) rather than sent again as it was. The retry
 budget is measured in progress and time, not in tries: a request gives up
 when `timeout * (retries + 1)` seconds pass without the link making progress
 (an answered request; a frame split again carries on its budget).
@@ -191,8 +192,9 @@ class RequestExchange:
                     self._learn_rtt(command, elapsed)
                 else:  # ...unless a second answer turns up later (_stale)
                     self._resent_answer = (seq, command, elapsed)
-                if self.sizer is not None:
-                    self.sizer.passed(size, first_try=damaged == 0)
+                if self.sizer is not None:  # the time of a computing command says nothing of the link
+                    timed = not resent and command not in LONG_COMMANDS
+                    self.sizer.passed(size, first_try=not resent, seconds=elapsed if timed else None)
                 if not outcome.payload:
                     raise ProtocolError(f"{self.name}: {command.name} response has no status byte")
                 return outcome.payload[0], outcome.payload[1:]
@@ -200,7 +202,7 @@ class RequestExchange:
                 rto = min(2 * rto, cap)
             else:
                 damaged, damage = damaged + 1, outcome
-                if self.sizer is not None and self.sizer.damaged(size, damaged) and splittable:
+                if self.sizer is not None and self.sizer.damaged(size) and splittable:
                     self._stalled_since = since
                     raise FrameShrunk(f"{self.name}: {command.name} frame of {size} bytes: split again "
                                       f"to {self.sizer.limit}")
@@ -260,6 +262,20 @@ class RequestExchange:
             self._resent_answer = None
             self.counters.spurious_retransmissions += 1
             self._learn_rtt(command, elapsed)
+
+    def attach(self, port: Any) -> None:
+        """Talk over `port` from now on (the link was opened again): nothing
+        of the old link is kept but the counters and the sequence number,
+        and the next request identifies the device first."""
+        self.port = port
+        self.info = None
+        self._frames.clear()
+        self._decoder = FrameDecoder()
+        self._stalled_since = None
+        try:
+            port.timeout = POLL_INTERVAL
+        except (AttributeError, ValueError, *LINK_ERRORS):
+            pass
 
     def resync(self) -> None:
         """Start the next request clean after a failed one: forget partial
