@@ -184,7 +184,7 @@ static void reset_forgets_the_model_keeps_counters(void **state)
  * RESET or a new dispatcher (power-on) clears it. */
 static void session_token_is_held_until_reset(void **state)
 {
-    uint8_t token[4];
+    uint8_t token[5] = {0}; /* one byte more for the too-long request */
     response r;
     (void)state;
     r = req(CMD_SESSION, NULL, 0);

@@ -250,8 +250,11 @@ def render(doc: dict, plots: list[str] | None = None) -> str:
         out += ["## Targets (reported, not asserted)", "",
                 table(["target", "goal", "measured", "met", "note"],
                       [[t["target"], t["goal"], _n(t["value"]), _n(t["met"]), t.get("note", "")] for t in tg], "llrll"), ""]
+    from tifed.bench.reliability import render as _reliability
+
     for part in (_reference(doc.get("reference")), _firmware(doc.get("firmware", [])), _wire(doc.get("wire", [])),
-                 _fleet(doc.get("fleet", [])), _accuracy(doc.get("accuracy", []))):
+                 _fleet(doc.get("fleet", [])), _accuracy(doc.get("accuracy", [])),
+                 _reliability(doc.get("reliability", []))):
         out += part + [""]
     if doc.get("skipped"):
         out += ["## Not measured", "", table(["section", "what", "why"],
