@@ -19,13 +19,13 @@ from pathlib import Path
 from tifed.firmware import build
 from tifed.boards.base import Availability, Board, RunningDevice
 from tifed.firmware.build import FirmwareInfo
-from tifed.boards.process import exit_reason, spawn, terminate
+from tifed.boards.process import PowerCycledProcess, exit_reason, spawn, terminate
 from tifed.errors import BuildError, DeviceError, DeviceGone
 
 START_TIMEOUT = 10.0  # seconds for the process to print its PTY line
 
 
-class HostDevice(RunningDevice):
+class HostDevice(PowerCycledProcess, RunningDevice):
     """One firmware process. Its `url` is a symlink in a folder of its own
     to the process's pty, as udev's /dev/serial/by-id names are to a USB
     port: power_cycle() kills the process (the port disappears with its RAM)
@@ -44,13 +44,9 @@ class HostDevice(RunningDevice):
         self._stderr_at_stop = ""
         self._dir = tempfile.mkdtemp(prefix=f"tifed-host{index}-")
         self.url = os.path.join(self._dir, "tty")
-        self._lock = threading.Lock()  # a power cycle against stop()
-        self._cycling = False  # off, or starting again, after power_cycle()
-        self._stopped = False
-        self._comeback_error = ""
+        self._init_power_switch()
         # Reaps the current process and removes the folder even if the caller
         # forgets stop() or the interpreter exits on an exception.
-        self._current: list[subprocess.Popen] = []
         self._finalizer = weakref.finalize(self, _shut_down, self._current, self._dir)
         try:
             self._launch()
@@ -69,10 +65,6 @@ class HostDevice(RunningDevice):
         link = self.url + ".new"
         os.symlink(pty, link)
         os.replace(link, self.url)  # the port appears at once, whole
-
-    @property
-    def _proc(self) -> subprocess.Popen:
-        return self._current[0]
 
     def _read_pty_line(self, proc: subprocess.Popen, timeout: float) -> str:
         """The first stdout line, `PTY <path>`, waited for with a deadline."""
@@ -105,9 +97,6 @@ class HostDevice(RunningDevice):
     def pid(self) -> int:
         return self._proc.pid
 
-    def alive(self) -> bool:
-        return self._cycling or self._proc.poll() is None
-
     def wait_gone(self, timeout: float) -> bool:
         if self._cycling:
             return False  # off for now, but coming back
@@ -117,37 +106,15 @@ class HostDevice(RunningDevice):
             return False
         return True
 
-    def power_cycle(self, off_seconds: float) -> None:
-        """Kill the process now (RAM and pty gone, the port name with them)
-        and start a new one behind the same name after `off_seconds`."""
-        with self._lock:
-            if self._stopped or self._cycling:
-                return
-            self._cycling = True
-            self._proc.kill()
-            self._proc.wait()
-            try:
-                os.unlink(self.url)
-            except FileNotFoundError:
-                pass
-        timer = threading.Timer(off_seconds, self._power_on)
-        timer.daemon = True
-        timer.start()
-
-    def _power_on(self) -> None:
-        with self._lock:
-            try:
-                if not self._stopped:
-                    self._launch()
-            except Exception as exc:  # told by describe_exit(); the device then stays gone
-                self._comeback_error = str(exc)
-            finally:
-                self._cycling = False
+    def _on_power_off(self) -> None:
+        """The port name goes with the power, as a USB port's does."""
+        try:
+            os.unlink(self.url)
+        except FileNotFoundError:
+            pass
 
     def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            self._finalizer()  # runs _shut_down once; later calls do nothing
+        self._switch_off(self._finalizer)  # runs _shut_down once; later calls do nothing
         if not self._stderr.closed:
             self._stderr_at_stop = self._last_stderr_line()
             self._stderr.close()
@@ -162,10 +129,9 @@ class HostDevice(RunningDevice):
         return lines[-1].strip() if lines else ""
 
     def describe_exit(self) -> str:
-        if self._comeback_error:
-            return f"host device {self.index} did not come back after a power cycle: {self._comeback_error}"
-        if self._cycling:
-            return f"host device {self.index} is being power-cycled"
+        cycling = self._power_state(f"host device {self.index}")
+        if cycling:
+            return cycling
         code = self._proc.poll()
         if code is None:
             return f"host device {self.index} (pid {self._proc.pid}) is still running"

@@ -33,7 +33,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -41,7 +40,7 @@ from pathlib import Path
 from tifed.firmware import build
 from tifed.boards.base import Availability, Board, RunningDevice
 from tifed.boards.cross_image import CrossImage
-from tifed.boards.process import STOP_TIMEOUT, exit_reason, spawn, terminate
+from tifed.boards.process import STOP_TIMEOUT, PowerCycledProcess, exit_reason, spawn, terminate
 from tifed.errors import ConfigError, DeviceError, DeviceGone
 
 QEMU = "qemu-system-arm"
@@ -93,7 +92,7 @@ def _qemu_machines() -> frozenset[str]:
 
 # --- one running QEMU ----------------------------------------------------------
 
-class QemuDevice(RunningDevice):
+class QemuDevice(PowerCycledProcess, RunningDevice):
     def __init__(self, board: str, index: int, image: Path, machine: str, shift: int,
                  ready_timeout: float = READY_TIMEOUT):
         self.board = board
@@ -104,13 +103,9 @@ class QemuDevice(RunningDevice):
         self._log = tempfile.TemporaryFile()
         self._log_at_stop = ""
         self.port = 0  # chosen by the kernel at the first start, kept across power cycles
-        self._lock = threading.Lock()  # a power cycle against stop()
-        self._cycling = False  # off, or starting again, after power_cycle()
-        self._stopped = False
-        self._comeback_error = ""
+        self._init_power_switch()
         # Reaps QEMU even if the caller forgets stop() or the interpreter
         # exits on an exception.
-        self._current: list[subprocess.Popen] = []
         self._finalizer = weakref.finalize(self, _shut_down, self._current)
         try:
             self._launch()
@@ -155,10 +150,6 @@ class QemuDevice(RunningDevice):
         with ready_link:
             self._await_ready(ready_link, self._ready_timeout)
 
-    @property
-    def _proc(self) -> subprocess.Popen:
-        return self._current[0]
-
     def _who(self) -> str:
         return f"{self.board} device {self.index}"
 
@@ -189,36 +180,8 @@ class QemuDevice(RunningDevice):
     def pid(self) -> int:
         return self._proc.pid
 
-    def alive(self) -> bool:
-        return self._cycling or self._proc.poll() is None
-
-    def power_cycle(self, off_seconds: float) -> None:
-        """Kill QEMU now (the guest's RAM and the link go with it) and start
-        a new one on the same port after `off_seconds`."""
-        with self._lock:
-            if self._stopped or self._cycling:
-                return
-            self._cycling = True
-            self._proc.kill()
-            self._proc.wait()
-        timer = threading.Timer(off_seconds, self._power_on)
-        timer.daemon = True
-        timer.start()
-
-    def _power_on(self) -> None:
-        with self._lock:
-            try:
-                if not self._stopped:
-                    self._launch()
-            except Exception as exc:  # told by describe_exit(); the device then stays gone
-                self._comeback_error = str(exc)
-            finally:
-                self._cycling = False
-
     def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            self._finalizer()  # runs _shut_down once; later calls do nothing
+        self._switch_off(self._finalizer)  # runs _shut_down once; later calls do nothing
         if not self._log.closed:
             self._log_at_stop = self._last_log_line()
             self._log.close()
@@ -239,10 +202,9 @@ class QemuDevice(RunningDevice):
         return (telling or lines or [""])[-1]
 
     def describe_exit(self) -> str:
-        if self._comeback_error:
-            return f"{self._who()} did not come back after a power cycle: {self._comeback_error}"
-        if self._cycling:
-            return f"{self._who()} is being power-cycled"
+        cycling = self._power_state(self._who())
+        if cycling:
+            return cycling
         code = self._proc.poll()
         who = f"{self._who()} (QEMU pid {self._proc.pid})"
         if code is None:
