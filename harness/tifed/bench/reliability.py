@@ -41,9 +41,10 @@ def measure(cases: tuple[tuple[str, str, str, int], ...], log: Callable[[str], N
                              byte_error_rate=rate))
         for every in resets_every:
             requests = max(1, round(every * clean["requests_per_round"]))
-            log(f"  reliability: {board} {model}, a reset every {every} rounds (reset={requests})")
-            rows.append(_row(board, model, f"reset every {every} rounds", _run(base, f"reset={requests},seed=1"),
-                             clean, resets_every=every))
+            log(f"  reliability: {board} {model}, a reset every {requests} requests ({every} clean rounds)")
+            rows.append(_row(board, model, f"reset every {every} rounds' requests",
+                             _run(base, f"reset={requests},seed=1"), clean, resets_every=every,
+                             reset_requests=requests))
     return rows
 
 
@@ -79,6 +80,7 @@ def _row(board: str, model: str, fault: str, run: dict, clean: dict, **extra: An
         "rounds": len(rounds), "complete": bool(final.get("complete")), "bitexact": final.get("bitexact_all"),
         "dropped": len(final.get("dropped_devices") or []), "error": run["error"],
         "retransmissions_per_device_round": round(sum(r["retransmissions"] for r in rounds) / per_round, 1),
+        "resets": sum((d.get("faults_injected") or {}).get("resets", 0) for d in doc["devices"]),
         "rounds_redone": sum(1 for e in events if e.get("action", "").endswith("round re-run")),
         "recovery_seconds": round(sum(e.get("seconds_lost", 0.0) for e in events), 3),
         "round_seconds": round(statistics.median(steady), 4),
@@ -104,7 +106,7 @@ def render(rows: list[dict]) -> list[str]:
 
     body = [[r["board"], r["model"], r["fault"], "yes" if r["complete"] else "NO",
              "yes" if r["bitexact"] else ("–" if r["bitexact"] is None else "NO"), n(r["dropped"]),
-             n(r["retransmissions_per_device_round"], "{:,.1f}"), n(r["rounds_redone"]),
+             n(r["retransmissions_per_device_round"], "{:,.1f}"), n(r.get("resets")), n(r["rounds_redone"]),
              n(r["round_seconds"], "{:.3f}"), n(r["seconds_lost"], "{:+.1f}"), n(r["recovery_seconds"], "{:.1f}"),
              n(r["wire_bytes_per_device_round"]), n(r["frame_payload"]),
              n(r["estimated_byte_error_rate"], "{:.4f}")] for r in rows]
@@ -113,12 +115,15 @@ def render(rows: list[dict]) -> list[str]:
             f"{DEVICES} devices, {model} on digits, full mode, validation on; the same rounds clean, with a "
             "share of the bytes corrupted in both directions (fault:// corrupt=, one random byte value "
             "replaced), and with each device power-cycled once every N rounds (fault:// reset=, the device "
-            "off for 0.5 s; N rounds as requests, from the clean run). 'frames sent again': retransmissions "
-            "per device and round; 'rounds redone': device-rounds run again after a reset; 'round s': median "
-            "round time from round 2; 'time lost': the run's wall time minus the clean run's; 'recovery s': "
+            "off for 0.5 s; N rounds as requests, from the clean run's requests per round: the requests of a "
+            "recovery count too, so resets come somewhat more often than every N rounds). 'frames sent again': "
+            "retransmissions per device and round; 'resets': power cycles injected (one after the last round "
+            "has nothing to redo); 'rounds redone': device-rounds run again after a reset; 'round s': median "
+            "round time from round 2; 'time lost': the run's wall time minus the clean run's (on a shared "
+            "machine a few seconds either way are noise); 'recovery s': "
             "finding the device again and re-provisioning it (rejoin with backoff); 'frame': the payload size "
             "the client settled on (median of the devices), 'error rate': its estimate of the byte error rate.",
             "",
-            table(["board", "model", "fault", "complete", "bit-exact", "dropped", "frames sent again",
+            table(["board", "model", "fault", "complete", "bit-exact", "dropped", "frames sent again", "resets",
                    "rounds redone", "round s", "time lost s", "recovery s", "wire B/device-round", "frame B",
-                   "error rate"], body, "lll" + "r" * 11)]
+                   "error rate"], body, "lll" + "r" * 12)]
