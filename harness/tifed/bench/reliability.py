@@ -93,37 +93,3 @@ def _row(board: str, model: str, fault: str, run: dict, clean: dict, **extra: An
         "requests_per_device_round": round(run["requests_per_round"], 1),
     }
 
-
-def render(rows: list[dict]) -> list[str]:
-    """bench.md's section."""
-    from tifed.bench.markdown import table
-
-    if not rows:
-        return ["## Reliability (noisy lines, resets)", "", "not measured"]
-
-    def n(v, fmt="{:,}"):
-        return "–" if v is None else fmt.format(v)
-
-    body = [[r["board"], r["model"], r["fault"], "yes" if r["complete"] else "NO",
-             "yes" if r["bitexact"] else ("–" if r["bitexact"] is None else "NO"), n(r["dropped"]),
-             n(r["retransmissions_per_device_round"], "{:,.1f}"), n(r.get("resets")), n(r["rounds_redone"]),
-             n(r["round_seconds"], "{:.3f}"), n(r["seconds_lost"], "{:+.1f}"), n(r["recovery_seconds"], "{:.1f}"),
-             n(r["wire_bytes_per_device_round"]), n(r["frame_payload"]),
-             n(r["estimated_byte_error_rate"], "{:.4f}")] for r in rows]
-    model = rows[0]["model"]
-    return ["## Reliability (noisy lines, resets; default options)", "",
-            f"{DEVICES} devices, {model} on digits, full mode, validation on; the same rounds clean, with a "
-            "share of the bytes corrupted in both directions (fault:// corrupt=, one random byte value "
-            "replaced), and with each device power-cycled once every N rounds (fault:// reset=, the device "
-            "off for 0.5 s; N rounds as requests, from the clean run's requests per round: the requests of a "
-            "recovery count too, so resets come somewhat more often than every N rounds). 'frames sent again': "
-            "retransmissions per device and round; 'resets': power cycles injected (one after the last round "
-            "has nothing to redo); 'rounds redone': device-rounds run again after a reset; 'round s': median "
-            "round time from round 2; 'time lost': the run's wall time minus the clean run's (on a shared "
-            "machine a few seconds either way are noise); 'recovery s': "
-            "finding the device again and re-provisioning it (rejoin with backoff); 'frame': the payload size "
-            "the client settled on (median of the devices), 'error rate': its estimate of the byte error rate.",
-            "",
-            table(["board", "model", "fault", "complete", "bit-exact", "dropped", "frames sent again", "resets",
-                   "rounds redone", "round s", "time lost s", "recovery s", "wire B/device-round", "frame B",
-                   "error rate"], body, "lll" + "r" * 12)]
