@@ -83,7 +83,7 @@ def _row(board: str, model: str, fault: str, run: dict, clean: dict, **extra: An
         "resets": sum((d.get("faults_injected") or {}).get("resets", 0) for d in doc["devices"]),
         "rounds_redone": sum(1 for e in events if e.get("action", "").endswith("round re-run")),
         "recovery_seconds": round(sum(e.get("seconds_lost", 0.0) for e in events), 3),
-        "round_seconds": round(statistics.median(steady), 4),
+        "round_seconds": round(statistics.median(steady), 4) if steady else None,
         "clean_round_seconds": round(statistics.median(clean_steady), 4),
         "seconds_lost": round(run["wall"] - clean["wall"], 2),
         "wall_seconds": round(run["wall"], 2),
