@@ -241,11 +241,12 @@ class RenodeFleet:
 
     def run_commands(self, commands: list[str]) -> None:
         """Monitor commands that print nothing when they work (power cycles)."""
-        if self.monitor is None:
+        monitor = self.monitor  # stop() may clear it meanwhile (a power-on timer after the run)
+        if monitor is None:
             raise MonitorError("Renode Monitor not connected")
         with self._lock:  # `mach set` and what follows must not interleave with another device's
             for command in commands:
-                error = rs.unexpected_output(command, self.monitor.execute(command))
+                error = rs.unexpected_output(command, monitor.execute(command))
                 if error is not None:
                     raise MonitorError(f"Renode Monitor: `{command}` failed: {error}")
 
