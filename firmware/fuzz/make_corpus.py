@@ -45,6 +45,8 @@ def session(dims=DIMS, n=N, layer=-1) -> list[tuple[int, bytes]]:
         (Command.READ_TENSOR, cmd.encode_read_tensor(tensor_id(TensorKind.FEEDBACK, 0), 0, dims[-1] * dims[1])),
         (Command.PREDICT, cmd.encode_predict(0, n)),
         (Command.STATS, b""),
+        (Command.SESSION, cmd.encode_session(0xC0FFEE01)),
+        (Command.SESSION, b""),
         (Command.RESET, b""),
         (Command.READ_TENSOR, cmd.encode_read_tensor(0, 0, 1)),  # BAD_STATE after the reset
     ]

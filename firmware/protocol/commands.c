@@ -238,6 +238,19 @@ static uint8_t cmd_reset(proto_state *st, const uint8_t *req, size_t n, uint8_t 
     if (n != 0u)
         return ST_BAD_LENGTH;
     net_reset(&st->net); /* the frame counters stay */
+    st->session = 0u;    /* as after power-on */
+    return ST_OK;
+}
+
+/* Empty: report the token; 4 bytes: hold this token from now on. */
+static uint8_t cmd_session(proto_state *st, const uint8_t *req, size_t n, uint8_t *out, size_t *out_n)
+{
+    if (n != 0u && n != 4u)
+        return ST_BAD_LENGTH;
+    if (n == 4u)
+        st->session = get_u32(req);
+    put_u32(out, st->session);
+    *out_n = 4u;
     return ST_OK;
 }
 
@@ -255,6 +268,7 @@ uint8_t proto_execute(proto_state *st, uint8_t code, const uint8_t *req, size_t 
     case CMD_PREDICT: return cmd_predict(st, req, n, out, out_n);
     case CMD_STATS: return cmd_stats(st, req, n, out, out_n);
     case CMD_RESET: return cmd_reset(st, req, n, out, out_n);
+    case CMD_SESSION: return cmd_session(st, req, n, out, out_n);
     default: return ST_UNKNOWN;
     }
 }

@@ -43,6 +43,10 @@ typedef struct {
      * stored response. */
     uint8_t small[WIRE_HEADER + 1u + WIRE_CRC];
     uint32_t frames_ok, frames_bad;
+    /* The harness's session token (SESSION): 0 from power-on, RAM only, so
+     * a reset always clears it and a rebooted device cannot pass for one
+     * that still holds what the harness gave it. */
+    uint32_t session;
 } proto_state;
 
 void proto_init(proto_state *st, const proto_env *env);

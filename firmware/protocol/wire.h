@@ -32,7 +32,8 @@ enum wire_command {
     CMD_TRAIN = 0x07,
     CMD_PREDICT = 0x08,
     CMD_STATS = 0x09,
-    CMD_RESET = 0x0A
+    CMD_RESET = 0x0A,
+    CMD_SESSION = 0x10
 };
 
 enum wire_status {

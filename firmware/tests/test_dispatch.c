@@ -180,6 +180,33 @@ static void reset_forgets_the_model_keeps_counters(void **state)
     assert_int_equal(req(CMD_RESET, (const uint8_t *)"x", 1).status, ST_BAD_LENGTH);
 }
 
+/* SESSION: 0 from power-on; a set token is held (and needs no model), a
+ * RESET or a new dispatcher (power-on) clears it. */
+static void session_token_is_held_until_reset(void **state)
+{
+    uint8_t token[5] = {0}; /* one byte more for the too-long request */
+    response r;
+    (void)state;
+    r = req(CMD_SESSION, NULL, 0);
+    assert_int_equal(r.status, ST_OK);
+    assert_int_equal(r.body_len, 4);
+    assert_int_equal(get_u32(r.body), 0);
+    put_u32(token, 0xC0FFEE01u);
+    r = request(40, CMD_SESSION, token, 4);
+    assert_int_equal(r.status, ST_OK);
+    assert_int_equal(get_u32(r.body), 0xC0FFEE01u);
+    tiny_model(); /* CONFIGURE and the data commands leave it alone */
+    assert_int_equal(get_u32(req(CMD_SESSION, NULL, 0).body), 0xC0FFEE01u);
+    assert_int_equal(req(CMD_SESSION, token, 3).status, ST_BAD_LENGTH);
+    assert_int_equal(req(CMD_SESSION, token, 5).status, ST_BAD_LENGTH);
+    assert_int_equal(req(CMD_RESET, NULL, 0).status, ST_OK);
+    assert_int_equal(get_u32(req(CMD_SESSION, NULL, 0).body), 0);
+    put_u32(token, 7u);
+    assert_int_equal(get_u32(request(50, CMD_SESSION, token, 4).body), 7u);
+    start(FIXTURE_ARENA_BYTES); /* power-on */
+    assert_int_equal(get_u32(req(CMD_SESSION, NULL, 0).body), 0);
+}
+
 static void encoded_round_trip(void **state)
 {
     static frame_rx rx;
@@ -212,6 +239,7 @@ int main(void)
         cmocka_unit_test_setup(duplicate_request_gets_stored_response, setup),
         cmocka_unit_test_setup(bad_frames_get_naks, setup),
         cmocka_unit_test_setup(reset_forgets_the_model_keeps_counters, setup),
+        cmocka_unit_test_setup(session_token_is_held_until_reset, setup),
         cmocka_unit_test_setup(encoded_round_trip, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

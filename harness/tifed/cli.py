@@ -14,7 +14,9 @@ import sys
 from typing import Sequence
 
 from tifed.cli_args import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_BITEXACT, EXIT_OK, EXIT_TERMINATED, Parser,
-                            UsageError, add_link_options, add_recovery_options, add_training_options, positive)
+                            UsageError, add_link_options, add_recovery_options, add_training_options, positive,
+                            seconds)
+from tifed.config import DEFAULT_REJOIN_TIMEOUT
 from tifed.errors import Terminated, TifedError, one_line, raise_terminated
 
 
@@ -41,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     faults = add_recovery_options(run, "faults and recovery (docs/RELIABILITY.md)", "a device")
     faults.add_argument("--faults", metavar="SPEC",
                         help="put every device link behind a fault injector, e.g. corrupt=0.01,drop=0.01,seed=1 "
-                             "(keys: corrupt byte_drop drop dup delay delay_s dir seed chunk retries)")
+                             "(keys: corrupt byte_drop drop dup delay delay_s dir seed reset reset_s hangup chunk "
+                             "retries)")
+    faults.add_argument("--rejoin-timeout", type=seconds, default=DEFAULT_REJOIN_TIMEOUT, metavar="S",
+                        help="seconds a device that reset or lost its link may take to answer again before it is "
+                             f"dropped (default {DEFAULT_REJOIN_TIMEOUT:g})")
     faults.add_argument("--resume", metavar="DIR",
                         help="continue the run in DIR from its last completed round, with its options")
 
@@ -62,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also the accuracy benchmark on MNIST/Fashion-MNIST IDX files in DIR; repeat for more")
     bench.add_argument("--seeds", type=positive, metavar="N", help="feedback seeds per accuracy box")
     bench.add_argument("--only", action="append", metavar="SECTION",
-                       choices=("reference", "firmware", "wire", "fleet", "accuracy"),
-                       help="run only this section (reference, firmware, wire, fleet, accuracy; repeatable); "
+                       choices=("reference", "firmware", "wire", "fleet", "accuracy", "reliability"),
+                       help="run only this section (reference, firmware, wire, fleet, accuracy, reliability; "
+                            "repeatable); "
                             "the others are kept from an existing DIR/bench.json")
 
     from tifed.flower.serve_node import add_parsers as add_flower_parsers  # imports no Flower: --help works without
@@ -97,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             **{name: getattr(args, name) for name in field_names()},
             fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
             faults=args.faults, quorum=args.quorum, round_timeout=args.round_timeout,
-            stop_on_divergence=args.stop_on_divergence,
+            stop_on_divergence=args.stop_on_divergence, rejoin_timeout=args.rejoin_timeout,
         )
     plan = prepare(config)  # every input check, before any device starts
     if checkpoint is not None:

@@ -15,6 +15,9 @@ from tifed.links.settings import LinkSettings
 from tifed.training.config import TrainingConfig
 
 
+DEFAULT_REJOIN_TIMEOUT = 30.0  # seconds a device whose link broke may take to answer again
+
+
 @dataclasses.dataclass(frozen=True)
 class LinkOptions:
     """Serial links: ports, URLs and fleet devices (boards/fleet_file.py, links/settings.py)."""
@@ -36,6 +39,7 @@ class RecoveryOptions:
     quorum: int | None = None  # fewest updates a round aggregates; None: every device
     round_timeout: float | None = None  # seconds a round waits for stragglers once a quorum is in
     stop_on_divergence: bool = False
+    rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT  # seconds a reset device or broken link may take to come back
 
 
 _PARTS = {"training": TrainingConfig, "link": LinkOptions, "recovery": RecoveryOptions}

@@ -117,10 +117,17 @@ def check_recovery_options(c: RunConfig, dims: tuple[int, ...]) -> None:
         raise ConfigError(f"--quorum must be between 1 and the number of devices ({devices}), got {r.quorum}")
     if r.round_timeout is not None and (isinstance(r.round_timeout, bool) or not 0 < r.round_timeout <= 10**6):
         raise ConfigError(f"--round-timeout must be a number of seconds above 0, got {r.round_timeout!r}")
+    if isinstance(r.rejoin_timeout, bool) or not isinstance(r.rejoin_timeout, (int, float)) \
+            or not 0 < r.rejoin_timeout <= 10**6:
+        raise ConfigError(f"--rejoin-timeout must be a number of seconds above 0, got {r.rejoin_timeout!r}")
     if r.faults is not None:
-        from tifed.links.faults import parse_faults
+        check_chunk("--faults chunk", _parse_faults(r.faults).chunk, dims)
 
-        check_chunk("--faults chunk", parse_faults(r.faults).chunk, dims)
+
+def _parse_faults(text: str):
+    from tifed.links.faults import parse_faults
+
+    return parse_faults(text)
 
 
 def resolve_boards(c: RunConfig, fleet_boards: list[Board] | None = None) -> list[Board]:
@@ -138,6 +145,7 @@ def resolve_boards(c: RunConfig, fleet_boards: list[Board] | None = None) -> lis
     per_device = [kinds[c.boards[i % len(c.boards)]] for i in range(t.devices)]
     uses = Counter(id(b) for b in per_device)
     need = t.arena_bytes()
+    power_cycles = c.recovery.faults is not None and _parse_faults(c.recovery.faults).reset > 0
     for label, board in kinds.items():
         if board.family == "hw" and getattr(board, "port", None) is None:
             raise ConfigError(f"board {board.name} is a physical board: say where it is, "
@@ -152,6 +160,9 @@ def resolve_boards(c: RunConfig, fleet_boards: list[Board] | None = None) -> lis
             hint = f" (install: {avail.install_hint})" if avail.install_hint else ""
             missing = ", ".join(avail.missing) or "a requirement"
             raise ConfigError(f"board {who} cannot run here: {missing} missing{hint}")
+        if power_cycles and board.has_device and not board.can_power_cycle:
+            raise ConfigError(f"--faults reset: board {who} cannot be power-cycled by the harness "
+                              f"(host, QEMU and Renode boards can)")
         link = getattr(board, "link", None)
         check_chunk(f"{label}: chunk", getattr(link, "chunk", None), dims)
         room = board.ram_arena_bytes()

@@ -49,28 +49,37 @@ class TifedUart:
     def wait_for_answer(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         """Wait until the unread bytes, as Latin-1 text, start with a match of
         the regex `pattern` (`\\xNN` escapes, dot matches newline); consume
-        and return the match."""
+        and return the match. Empty frames before it (a lone 0x00: the
+        firmware ends every answer with a second delimiter, PROTOCOL.md) are
+        skipped, as every receiver skips them."""
         compiled = re.compile(pattern, re.DOTALL)
         deadline = time.monotonic() + float(timeout)
         while True:
+            while self._buffer[:1] == b"\x00":
+                del self._buffer[0]
             match = compiled.match(self._buffer.decode("latin-1"))
             if match:
                 del self._buffer[: match.end()]
                 return match.group(0).encode("latin-1")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no answer matching {pattern!r} within {float(timeout):g} s; "
-                                     f"unread bytes: {bytes(self._buffer)!r}")
-            if select.select([self._require()], [], [], left)[0]:
-                chunk = os.read(self._require(), 4096)
-                if not chunk:
-                    raise AssertionError("the UART closed")
-                self._buffer += chunk
+            self._read_more(deadline, f"no answer matching {pattern!r}", timeout)
 
     def wait_for_ready_byte(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """The firmware writes one 0x00 once its UART receives (bytes sent
         earlier would be dropped by the UART model)."""
-        self.wait_for_answer("\\x00", timeout)
+        deadline = time.monotonic() + float(timeout)
+        while b"\x00" not in self._buffer:
+            self._read_more(deadline, "no ready byte", timeout)
+        del self._buffer[: self._buffer.index(b"\x00") + 1]
+
+    def _read_more(self, deadline: float, what: str, timeout: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{what} within {float(timeout):g} s; unread bytes: {bytes(self._buffer)!r}")
+        if select.select([self._require()], [], [], left)[0]:
+            chunk = os.read(self._require(), 4096)
+            if not chunk:
+                raise AssertionError("the UART closed")
+            self._buffer += chunk
 
     def close_uart(self) -> None:
         if self._fd is not None:

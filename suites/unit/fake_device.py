@@ -32,6 +32,8 @@ class FakeDevice:
         self.corrupt_responses = 0  # flip one byte in the next N responses
         self.slow_responses: list[float] = []  # hold the next responses back this many seconds each (a slow link)
         self.hang_up_on: str | None = None  # close the link on receiving this command
+        self.has_session = True  # False: a device from before SESSION (answers UNKNOWN)
+        self.session = 0  # SESSION's token: 0 as after power-on
         self._last: tuple[int, int, bytes, bytes] | None = None  # seq, code, payload, stored wire response
         self._dims: tuple[int, ...] | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -108,6 +110,10 @@ class FakeDevice:
     def _execute(self, code: int, p: bytes) -> tuple[int, bytes]:
         if code == Command.IDENTIFY:
             return Status.OK, struct.pack("<BHIB", 1, self.max_payload, self.arena_bytes, 0) + b"\x04fake\x04fake"
+        if code == Command.SESSION and self.has_session:
+            if len(p) == 4:
+                (self.session,) = struct.unpack("<I", p)
+            return Status.OK, struct.pack("<I", self.session)
         if code == Command.CONFIGURE:
             n_layers, buffer_cap, batch_cap = struct.unpack_from("<BHH", p)
             dims = struct.unpack_from(f"<{n_layers + 1}H", p, 5)

@@ -2,7 +2,9 @@
 machine without Renode: `renode --version`, the log line that says the
 Monitor listens, the Monitor on its telnet port, UART pseudo-terminals from
 `emulation CreateUartPtyTerminal`, and a ready byte (0x00) on each UART once
-`start` ran, as the TIFeD firmware sends it.
+`start` ran, as the TIFeD firmware sends it. `machine Pause` stops the
+current machine's firmware (its RAM is lost) and `machine Start` boots it
+again, as the harness's power cycle (the reset fault) uses them.
 
 The Monitor behaves as Renode 1.15.3's does (read in its sources and seen on
 the real program; the harness was once written against a friendlier fake
@@ -229,8 +231,19 @@ class FakeMonitor:
             if link.exists() and m.group(3) != "true":
                 return f"File `{link}' already exists. Use forceCreate to overwrite it.", True
             self.uarts.append(FakeUart(link, self))
+            if self.current is not None:
+                self.machines[self.current]["uart"] = self.uarts[-1]
             return "", False
         if words[:2] == ["connector", "Connect"] or words[:1] == ["emulation"]:
+            return "", False
+        if words[:1] == ["machine"] and words[1:] in (["Pause"], ["Reset"], ["Start"]):
+            if self.current is None:
+                return "No machine selected", True
+            uart = self.machines[self.current].get("uart")
+            if uart is not None and words[1] == "Pause":
+                uart.power_off()  # its RAM is lost; Reset then changes nothing more here
+            elif uart is not None and words[1] == "Start":
+                uart.start()
             return "", False
         if command == "start":
             self.started = True
@@ -263,6 +276,12 @@ class FakeUart(PtyDevice):
         firmware = os.environ.get("FAKE_RENODE_FIRMWARE")
         if firmware:
             self.run(firmware)
+
+    def power_off(self) -> None:
+        """`machine Pause` + `machine Reset`: the firmware stops, its RAM gone."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

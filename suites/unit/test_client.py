@@ -126,12 +126,25 @@ def test_corrupt_response_is_asked_for_again(fake, client):
     assert fake.executed["CONFIGURE"] == 1
 
 
-def test_retry_budget_is_bounded(fake, client):
+def test_retry_budget_is_time_not_a_count(fake, client):
+    # A device that NAKs everything: the request is tried again and again
+    # (far more than `retries` times) until timeout * (retries + 1) seconds
+    # have passed without progress, then gives up with one line.
+    client.timeout = 0.1
     client.identify()
-    fake.nak_requests = 100
-    with pytest.raises(ProtocolError, match="after 6 tries"):
+    fake.nak_requests = 10**9
+    with pytest.raises(ProtocolError, match=r"no valid answer to STATS within 0.6 s \(\d+ tries; last: NAK BAD_CRC\)"):
         client.stats()
-    assert client.counters.retransmissions == client.retries
+    assert client.counters.retransmissions > client.retries
+
+
+def test_a_short_noisy_spell_is_outlasted(fake, client):
+    # 30 NAKs in a row: more than the old budget of 6 tries, but the
+    # request goes on while its time budget lasts.
+    client.identify()
+    fake.nak_requests = 30
+    assert client.identify().board == "fake"
+    assert client.counters.retransmissions == 30
 
 
 def test_no_room_carries_the_numbers(fake, client):

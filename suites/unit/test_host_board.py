@@ -11,6 +11,7 @@ from tifed.boards.host import HostBoard
 from tifed.errors import DeviceGone, NoRoomError
 from tifed.protocol.client import DeviceClient
 from tifed.links.transport import open_link
+from tifed.server.device_link import DeviceLink
 
 
 def reaped(pid: int) -> bool:
@@ -32,7 +33,7 @@ def started(host_image):
 
 def test_start_identify_stop(started):
     device, client = started
-    assert device.url.startswith("/dev/")
+    assert os.path.realpath(device.url).startswith("/dev/pts/")  # a stable name for the pty
     info = client.identify()
     assert info.proto == 1 and info.board == "host" and info.max_payload >= 16
     pid = device.pid
@@ -40,6 +41,28 @@ def test_start_identify_stop(started):
     device.stop()  # safe twice
     assert not device.alive() and reaped(pid)
     assert "host device 0" in device.describe_exit()
+    assert not os.path.exists(device.url)
+
+
+def test_power_cycle_loses_ram_and_link_and_comes_back_behind_the_same_name(started):
+    device, client = started
+    client.identify()
+    assert client.session(77) == 77
+    old_pid, name = device.pid, device.url
+    device.power_cycle(0.3)
+    assert device.alive() and device.may_return()  # off, but coming back
+    assert not os.path.exists(name)  # the port is gone while the device is off
+    with pytest.raises(DeviceGone, match="device gone"):
+        client.stats()
+    keeper = DeviceLink(device, 0, None, rejoin_timeout=10)
+    attempts = keeper.rejoin(lambda port, seconds: (client.attach(port), client.identify(timeout=seconds)),
+                             "power-cycled")
+    try:
+        assert attempts >= 1 and keeper.port.name == name
+        assert client.session() == 0  # a fresh process: its RAM starts empty
+        assert device.pid != old_pid and reaped(old_pid)
+    finally:
+        keeper.close()
 
 
 def test_killed_device_is_device_gone_with_its_exit(started):

@@ -266,3 +266,38 @@ def test_a_fleet_nobody_stops_goes_with_its_folder_at_exit(fake_renode, tmp_path
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).parent == tmp_path and not Path(done.stdout.strip()).exists()
     assert pid_gone(fake_renode.pid())
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None,
+    reason="builds the Renode images: needs make and arm-none-eabi-gcc",
+)
+def test_a_power_cycled_renode_machine_rejoins_and_the_run_is_bitexact(host_image, tmp_path):
+    """The reset fault on Renode boards: the harness pauses, resets and
+    reloads one machine through the Monitor and starts it again (the fake
+    then restarts the firmware behind its UART); the run ends complete and
+    bit-exact with each power cycle in results.json."""
+    wrapper = tmp_path / "renode"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    commands = tmp_path / "commands.txt"
+    env = dict(os.environ, TIFED_RENODE=str(wrapper), FAKE_RENODE_FIRMWARE=str(host_image),
+               FAKE_RENODE_COMMANDS=str(commands))
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from tifed.cli import main; sys.exit(main())", "run",
+         "--board", "renode-nrf52840", "--board", "renode-stm32f4", "--devices", "2", "--mode", "full",
+         "--dataset", "digits", "--model", "64-8-10", "--rounds", "4", "--faults", "reset=40,seed=1",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    final = results["final"]
+    assert final["complete"] is True and final["bitexact_all"] is True and final["dropped_devices"] == []
+    events = [e for r in results["rounds"] for e in r["events"]]
+    resets = sum(d["faults_injected"]["resets"] for d in results["devices"])
+    # A power cycle after the last round (the final STATS) has no round to redo.
+    assert 2 <= len(events) <= resets and {e["event"] for e in events} == {"reset"}
+    sent = commands.read_text().splitlines()
+    assert sent.count("machine Pause") == resets and sent.count("machine Start") >= len(events)

@@ -24,8 +24,11 @@ static int fd_in = 0, fd_out = 1;
 /* --pty: our own descriptor of the slave side, held until the first byte
  * arrives. While any slave descriptor is open, reading the master blocks;
  * once the harness has opened the slave and ours is closed, the harness
- * closing it makes read() fail with EIO, which ends the process. */
+ * closing it makes read() fail with EIO, which ends the process. With
+ * --stay ours stays open, so the process outlives the harness closing the
+ * port and serves whoever opens it next, as a board outlives its cable. */
 static int pty_slave = -1;
+static int keep_slave = 0;
 static int link_closed = 0;
 
 static uint8_t in_buf[4096];
@@ -76,6 +79,11 @@ int host_use_pty(void)
     return 0;
 }
 
+void host_stay(void)
+{
+    keep_slave = 1;
+}
+
 void board_init(void)
 {
     /* A vanished peer must end the loop through a failed write, not kill
@@ -93,7 +101,7 @@ int board_read_byte(void)
         if (n > 0) {
             in_len = (size_t)n;
             in_pos = 0;
-            if (pty_slave >= 0) {
+            if (pty_slave >= 0 && !keep_slave) {
                 close(pty_slave);
                 pty_slave = -1;
             }

@@ -16,4 +16,7 @@ void host_use_stdio(void);
  * its master side. Returns 0, or -1 after printing why on stderr. */
 int host_use_pty(void);
 
+/* --stay: keep serving the pseudo-terminal after its other side closes. */
+void host_stay(void);
+
 #endif

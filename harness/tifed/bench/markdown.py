@@ -2,6 +2,8 @@
 definitions a reader needs to interpret them."""
 from __future__ import annotations
 
+from tifed.bench import reliability
+
 
 def _n(v, digits: int = 0) -> str:
     if v is None:
@@ -235,6 +237,38 @@ def _accuracy(rows: list[dict]) -> list[str]:
                    "paper median"], body, "lllrlrrrl")]
 
 
+def _reliability(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["## Reliability (noisy lines, resets)", "", "not measured"]
+
+    def n(v, fmt="{:,}"):
+        return "–" if v is None else fmt.format(v)
+
+    body = [[r["board"], r["model"], r["fault"], "yes" if r["complete"] else "NO",
+             "yes" if r["bitexact"] else ("–" if r["bitexact"] is None else "NO"), n(r["dropped"]),
+             n(r["retransmissions_per_device_round"], "{:,.1f}"), n(r.get("resets")), n(r["rounds_redone"]),
+             n(r["round_seconds"], "{:.3f}"), n(r["seconds_lost"], "{:+.1f}"), n(r["recovery_seconds"], "{:.1f}"),
+             n(r["wire_bytes_per_device_round"]), n(r["frame_payload"]),
+             n(r["estimated_byte_error_rate"], "{:.4f}")] for r in rows]
+    model = rows[0]["model"]
+    return ["## Reliability (noisy lines, resets; default options)", "",
+            f"{reliability.DEVICES} devices, {model} on digits, full mode, validation on; the same rounds clean, with a "
+            "share of the bytes corrupted in both directions (fault:// corrupt=, one random byte value "
+            "replaced), and with each device power-cycled once every N rounds (fault:// reset=, the device "
+            "off for 0.5 s; N rounds as requests, from the clean run's requests per round: the requests of a "
+            "recovery count too, so resets come somewhat more often than every N rounds). 'frames sent again': "
+            "retransmissions per device and round; 'resets': power cycles injected (one after the last round "
+            "has nothing to redo); 'rounds redone': device-rounds run again after a reset; 'round s': median "
+            "round time from round 2; 'time lost': the run's wall time minus the clean run's (on a shared "
+            "machine a few seconds either way are noise); 'recovery s': "
+            "finding the device again and re-provisioning it (rejoin with backoff); 'frame': the payload size "
+            "the client settled on (median of the devices), 'error rate': its estimate of the byte error rate.",
+            "",
+            table(["board", "model", "fault", "complete", "bit-exact", "dropped", "frames sent again", "resets",
+                   "rounds redone", "round s", "time lost s", "recovery s", "wire B/device-round", "frame B",
+                   "error rate"], body, "lll" + "r" * 12)]
+
+
 def render(doc: dict, plots: list[str] | None = None) -> str:
     m, run = doc["machine"], doc.get("run", {})
     out = ["# tifed bench", "",
@@ -251,7 +285,8 @@ def render(doc: dict, plots: list[str] | None = None) -> str:
                 table(["target", "goal", "measured", "met", "note"],
                       [[t["target"], t["goal"], _n(t["value"]), _n(t["met"]), t.get("note", "")] for t in tg], "llrll"), ""]
     for part in (_reference(doc.get("reference")), _firmware(doc.get("firmware", [])), _wire(doc.get("wire", [])),
-                 _fleet(doc.get("fleet", [])), _accuracy(doc.get("accuracy", []))):
+                 _fleet(doc.get("fleet", [])), _accuracy(doc.get("accuracy", [])),
+                 _reliability(doc.get("reliability", []))):
         out += part + [""]
     if doc.get("skipped"):
         out += ["## Not measured", "", table(["section", "what", "why"],

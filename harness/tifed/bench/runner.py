@@ -14,13 +14,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from tifed.bench import accuracy, firmware, machine, markdown, plots, reference, report
+from tifed.bench import accuracy, firmware, machine, markdown, plots, reference, reliability, report
 
 from tifed.bench import fleet_scaling as fleet
 from tifed.errors import ConfigError
 from tifed.training import datasets
 
-SECTIONS = ("reference", "firmware", "wire", "fleet", "accuracy")
+SECTIONS = ("reference", "firmware", "wire", "fleet", "accuracy", "reliability")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Plan:
     accuracy_sets: tuple[tuple[str, int, int | None], ...] = (
         ("fashion-mnist", 10, None), ("digits", 20, None), ("mnist5k", 10, None))
     idx_seeds: int = 5
+    reliability_cases: tuple[tuple[str, str, str, int], ...] = (
+        ("host", "64-32-10", "digits", 10), ("qemu-mps2-an386", "64-32-10", "digits", 6),
+    )
 
 
 FULL = Plan()
@@ -54,6 +57,7 @@ QUICK = Plan(
     # it is not set against the paper; results/bench holds the full bench.
     accuracy_sets=(("fashion-mnist", 3, 10), ("digits", 5, None), ("mnist5k", 2, None)),
     idx_seeds=1,
+    reliability_cases=(("host", "64-32-10", "digits", 4),),
 )
 
 
@@ -110,7 +114,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
     started = time.monotonic()
     stamp = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     info = machine.machine_info()
-    ref, fw_rows, wire_rows, fleet_rows, acc_rows, skipped = None, [], [], [], [], []
+    ref, fw_rows, wire_rows, fleet_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], []
     with machine.one_blas_thread() as threads:
         if "reference" in sections:
             log("reference throughput")
@@ -140,6 +144,9 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
                 acc_rows += accuracy.measure([name], seeds or n, log=log, buffers=buffers)
             if idx_names:
                 acc_rows += accuracy.measure(idx_names, seeds or plan.idx_seeds, log=log)
+        if "reliability" in sections:
+            log("reliability: noisy lines and resets")
+            rel_rows = reliability.measure(plan.reliability_cases, log=log)
     run_info = {
         "quick": quick, "started": stamp, "seconds": round(time.monotonic() - started, 1),
         "sections": list(sections), "blas_threads": threads, **source_state(),
@@ -147,7 +154,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
     }
     info["load_average_end"] = machine.load_average()
     doc = report.build_document(info, ref, fw_rows, wire_rows, fleet_rows, accuracy=acc_rows,
-                                skipped=[s.as_dict() for s in skipped], run=run_info)
+                                skipped=[s.as_dict() for s in skipped], run=run_info, reliability=rel_rows)
     if only:
         old = report.load(out / "bench.json")
         if old is not None and not report.check_document(old):

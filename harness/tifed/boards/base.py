@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
-from tifed.errors import BuildError
+from tifed.errors import BuildError, DeviceError
 from tifed.firmware import build
 from tifed.firmware.build import FirmwareInfo
 
@@ -59,6 +59,19 @@ class RunningDevice(abc.ABC):
         process override it with a real wait."""
         return not self.alive()
 
+    def may_return(self) -> bool:
+        """After its link broke: may the device come back behind `url`?
+        Yes while it is alive or being power-cycled, and for a board the
+        harness does not run (a port or URL: a board that reset, a cable
+        plugged back in); no for a process that exited by itself."""
+        return self.alive()
+
+    def power_cycle(self, off_seconds: float) -> None:
+        """Cut the device's power now (it loses its RAM and its link) and
+        give it back after `off_seconds`, behind the same `url`; returns at
+        once. For the reset fault of fault:// (tifed.links.faults)."""
+        raise DeviceError(f"{self.url}: this device cannot be power-cycled by the harness")
+
     def instructions(self) -> int | None:
         """Instructions the device has executed so far, as its emulator counts
         them from outside (Renode: `sysbus.cpu ExecutedInstructions`), or None
@@ -75,6 +88,8 @@ class Board(abc.ABC):
     # False only for `sim`: no firmware, no device; the server runs the
     # reference (tifed_models) itself in place of a device.
     has_device: bool = True
+    # Its devices implement RunningDevice.power_cycle (the reset fault).
+    can_power_cycle: bool = False
 
     @abc.abstractmethod
     def availability(self) -> Availability: ...

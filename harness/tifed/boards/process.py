@@ -1,6 +1,7 @@
 """Child processes that never outlive the harness (host firmware, QEMU,
 Renode): one spawning thread sets PR_SET_PDEATHSIG on each child, and
-`terminate` stops and reaps one (SIGTERM, then SIGKILL)."""
+`terminate` stops and reaps one (SIGTERM, then SIGKILL). PowerCycledProcess
+is the power switch of a device that is such a process (the reset fault)."""
 from __future__ import annotations
 
 import ctypes
@@ -11,6 +12,7 @@ import select
 import signal
 import subprocess
 import threading
+from typing import Callable
 
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 
@@ -125,3 +127,69 @@ def exit_reason(code: int, exited: str = "exited with code") -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"{exited} {code}"
+
+
+class PowerCycledProcess:
+    """The power switch of a device that is a process the harness runs (host
+    firmware, QEMU), for the reset fault: power_cycle() kills the process
+    now (its RAM and its link die with it) and starts a new one with
+    _launch() after the off time. Meanwhile the device counts as alive (it
+    is rebooting) and describe_exit says so. A subclass calls
+    _init_power_switch() first, keeps its process in self._current (where
+    _launch() puts each new one), and may add what else goes with the power
+    in _on_power_off()."""
+
+    _launch: Callable[[], None]
+
+    def _init_power_switch(self) -> None:
+        self._current: list[subprocess.Popen] = []
+        self._lock = threading.Lock()  # a power cycle against stop()
+        self._cycling = False  # off, or starting again, after power_cycle()
+        self._stopped = False
+        self._comeback_error = ""
+
+    @property
+    def _proc(self) -> subprocess.Popen:
+        return self._current[0]
+
+    def alive(self) -> bool:
+        return self._cycling or self._proc.poll() is None
+
+    def power_cycle(self, off_seconds: float) -> None:
+        with self._lock:
+            if self._stopped or self._cycling:
+                return
+            self._cycling = True
+            self._proc.kill()
+            self._proc.wait()
+            self._on_power_off()
+        timer = threading.Timer(off_seconds, self._power_on)
+        timer.daemon = True
+        timer.start()
+
+    def _on_power_off(self) -> None:
+        """What else goes when the power does (held under the lock)."""
+
+    def _power_on(self) -> None:
+        with self._lock:
+            try:
+                if not self._stopped:
+                    self._launch()
+            except Exception as exc:  # told by describe_exit(); the device then stays gone
+                self._comeback_error = str(exc)
+            finally:
+                self._cycling = False
+
+    def _switch_off(self, finalizer: Callable[[], object]) -> None:
+        """stop(): for good; `finalizer` reaps the process (once)."""
+        with self._lock:
+            self._stopped = True
+            finalizer()
+
+    def _power_state(self, who: str) -> str | None:
+        """describe_exit()'s line while a power cycle is under way or failed."""
+        if self._comeback_error:
+            return f"{who} did not come back after a power cycle: {self._comeback_error}"
+        if self._cycling:
+            return f"{who} is being power-cycled"
+        return None

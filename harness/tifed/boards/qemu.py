@@ -7,6 +7,8 @@ How a device starts, and why:
   listening socket to QEMU (`-chardev socket,fd=N,server=on,wait=on`): no
   port is ever picked and freed for someone else to take, and a connect can
   never come too early, since the kernel queues it from the first moment.
+  A power cycle (the reset fault) kills QEMU and, after the off time, binds
+  the same port again for a new one: the device is back at its address.
 - With wait=on QEMU runs the guest only once a client is connected. That
   first client is this module: it waits for the single 0x00 byte each board
   sends once its UART is enabled (QEMU's STM32 USART drops bytes that arrive
@@ -38,7 +40,7 @@ from pathlib import Path
 from tifed.firmware import build
 from tifed.boards.base import Availability, Board, RunningDevice
 from tifed.boards.cross_image import CrossImage
-from tifed.boards.process import STOP_TIMEOUT, exit_reason, spawn, terminate
+from tifed.boards.process import STOP_TIMEOUT, PowerCycledProcess, exit_reason, spawn, terminate
 from tifed.errors import ConfigError, DeviceError, DeviceGone
 
 QEMU = "qemu-system-arm"
@@ -90,82 +92,96 @@ def _qemu_machines() -> frozenset[str]:
 
 # --- one running QEMU ----------------------------------------------------------
 
-class QemuDevice(RunningDevice):
+class QemuDevice(PowerCycledProcess, RunningDevice):
     def __init__(self, board: str, index: int, image: Path, machine: str, shift: int,
                  ready_timeout: float = READY_TIMEOUT):
         self.board = board
         self.index = index
         self.kwargs = {}
+        self._image, self._machine, self._shift = image, machine, shift
+        self._ready_timeout = ready_timeout
         self._log = tempfile.TemporaryFile()
         self._log_at_stop = ""
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            self.port = listener.getsockname()[1]
-            self.command = [
-                QEMU, "-M", machine, "-nographic", "-monitor", "none", "-no-reboot",
-                "-icount", f"shift={shift},sleep=off",
-                "-semihosting-config", "enable=on,target=native",
-                "-chardev", f"socket,id=link,fd={listener.fileno()},server=on,wait=on,nodelay=on",
-                "-serial", "chardev:link",
-                "-kernel", str(image),
-            ]
-            self._proc = spawn(
-                self.command, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        except OSError as exc:
-            self._log.close()
-            raise DeviceError(f"{self._who()}: cannot start {QEMU}: {exc.strerror or exc}") from None
-        finally:
-            listener.close()  # QEMU holds its own copy
+        self.port = 0  # chosen by the kernel at the first start, kept across power cycles
+        self._init_power_switch()
         # Reaps QEMU even if the caller forgets stop() or the interpreter
         # exits on an exception.
-        self._finalizer = weakref.finalize(self, terminate, self._proc)
-        self.url = f"socket://127.0.0.1:{self.port}"
+        self._finalizer = weakref.finalize(self, _shut_down, self._current)
         try:
-            self._await_ready(ready_timeout)
+            self._launch()
         except BaseException:
             self.stop()
             raise
+        self.url = f"socket://127.0.0.1:{self.port}"
+
+    def _launch(self) -> None:
+        """Start QEMU on a listening socket of our own (the same port again
+        after a power cycle) and wait for the firmware's ready byte."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ready_link = None
+        try:
+            # A port of connections just cut by a killed QEMU is still in
+            # TIME_WAIT; binding it again needs SO_REUSEADDR.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(4)
+            self.port = listener.getsockname()[1]
+            # Queued first, so QEMU's first client is the ready-byte watcher
+            # even when the harness is already knocking to reconnect.
+            ready_link = socket.create_connection(("127.0.0.1", self.port), timeout=self._ready_timeout)
+            self.command = [
+                QEMU, "-M", self._machine, "-nographic", "-monitor", "none", "-no-reboot",
+                "-icount", f"shift={self._shift},sleep=off",
+                "-semihosting-config", "enable=on,target=native",
+                "-chardev", f"socket,id=link,fd={listener.fileno()},server=on,wait=on,nodelay=on",
+                "-serial", "chardev:link",
+                "-kernel", str(self._image),
+            ]
+            self._current[:] = [spawn(
+                self.command, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            )]
+        except OSError as exc:
+            if ready_link is not None:
+                ready_link.close()
+            raise DeviceError(f"{self._who()}: cannot start {QEMU}: {exc.strerror or exc}") from None
+        finally:
+            listener.close()  # QEMU holds its own copy
+        with ready_link:
+            self._await_ready(ready_link, self._ready_timeout)
 
     def _who(self) -> str:
         return f"{self.board} device {self.index}"
 
-    def _await_ready(self, timeout: float) -> None:
+    def _await_ready(self, link: socket.socket, timeout: float) -> None:
         """Be QEMU's first client until the firmware's ready byte arrives."""
         deadline = time.monotonic() + timeout
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as link:
-            link.settimeout(0.1)  # how often a dead QEMU is noticed
-            while True:
+        link.settimeout(0.1)  # how often a dead QEMU is noticed
+        while True:
+            try:
+                data = link.recv(1)
+            except socket.timeout:
+                if self._proc.poll() is not None:
+                    raise DeviceGone(f"{self._who()} did not start: {self.describe_exit()}") from None
+                if time.monotonic() > deadline:
+                    raise DeviceError(f"{self._who()}: the firmware sent no ready byte within {timeout:g} s") from None
+                continue
+            if not data:  # QEMU closed the socket: it is exiting
                 try:
-                    data = link.recv(1)
-                except socket.timeout:
-                    if self._proc.poll() is not None:
-                        raise DeviceGone(f"{self._who()} did not start: {self.describe_exit()}") from None
-                    if time.monotonic() > deadline:
-                        raise DeviceError(f"{self._who()}: the firmware sent no ready byte within {timeout:g} s") from None
-                    continue
-                if not data:  # QEMU closed the socket: it is exiting
-                    try:
-                        self._proc.wait(timeout=STOP_TIMEOUT)
-                    except subprocess.TimeoutExpired:
-                        pass
-                    raise DeviceGone(f"{self._who()} did not start: {self.describe_exit()}")
-                if data != READY_BYTE:
-                    raise DeviceError(f"{self._who()}: the firmware sent {data!r} where the ready byte 0x00 belongs")
-                return
+                    self._proc.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    pass
+                raise DeviceGone(f"{self._who()} did not start: {self.describe_exit()}")
+            if data != READY_BYTE:
+                raise DeviceError(f"{self._who()}: the firmware sent {data!r} where the ready byte 0x00 belongs")
+            return
 
     @property
     def pid(self) -> int:
         return self._proc.pid
 
-    def alive(self) -> bool:
-        return self._proc.poll() is None
-
     def stop(self) -> None:
-        self._finalizer()  # runs terminate once; later calls do nothing
+        self._switch_off(self._finalizer)  # runs _shut_down once; later calls do nothing
         if not self._log.closed:
             self._log_at_stop = self._last_log_line()
             self._log.close()
@@ -186,6 +202,9 @@ class QemuDevice(RunningDevice):
         return (telling or lines or [""])[-1]
 
     def describe_exit(self) -> str:
+        cycling = self._power_state(self._who())
+        if cycling:
+            return cycling
         code = self._proc.poll()
         who = f"{self._who()} (QEMU pid {self._proc.pid})"
         if code is None:
@@ -195,10 +214,16 @@ class QemuDevice(RunningDevice):
         return f"{who} {how}" + (f": {last}" if last else "")
 
 
+def _shut_down(current: list[subprocess.Popen]) -> None:
+    for proc in current:
+        terminate(proc)
+
+
 # --- the board -----------------------------------------------------------------
 
 class QemuBoard(CrossImage, Board):
     family = "qemu"
+    can_power_cycle = True
 
     def __init__(self, name: str, ready_timeout: float = READY_TIMEOUT):
         self.name = name

@@ -239,6 +239,17 @@ class RenodeFleet:
                 raise MonitorError(f"Renode Monitor: `mach set \"{machine}\"` failed: {error}")
             return self.monitor.query_number("sysbus.cpu ExecutedInstructions")
 
+    def run_commands(self, commands: list[str]) -> None:
+        """Monitor commands that print nothing when they work (power cycles)."""
+        monitor = self.monitor  # stop() may clear it meanwhile (a power-on timer after the run)
+        if monitor is None:
+            raise MonitorError("Renode Monitor not connected")
+        with self._lock:  # `mach set` and what follows must not interleave with another device's
+            for command in commands:
+                error = rs.unexpected_output(command, monitor.execute(command))
+                if error is not None:
+                    raise MonitorError(f"Renode Monitor: `{command}` failed: {error}")
+
     def describe_exit(self) -> str:
         if self._proc is None:
             return f"{self.label}: Renode never started"
@@ -289,6 +300,8 @@ class RenodeDevice(RunningDevice):
         self.url = str(spec.uart_link)
         self.kwargs = {}
         self._stopped = False
+        self._spec = spec
+        self._comeback_error = ""
 
     def alive(self) -> bool:
         return not self._stopped and self.fleet.alive()
@@ -299,7 +312,28 @@ class RenodeDevice(RunningDevice):
             self.fleet.release(self.index)
 
     def describe_exit(self) -> str:
+        if self._comeback_error:
+            return f"{self.machine} did not come back after a power cycle: {self._comeback_error}"
         return f"{self.machine}: {self.fleet.describe_exit()}"
+
+    def power_cycle(self, off_seconds: float) -> None:
+        """The machine loses its RAM now and boots again after `off_seconds`
+        (rs.power_off_commands); the rest of the emulation runs on."""
+        try:
+            self.fleet.run_commands(rs.power_off_commands(self._spec))
+        except MonitorError as exc:
+            raise DeviceError(f"{self.machine}: cannot power-cycle it: {exc}") from None
+        timer = threading.Timer(off_seconds, self._power_on)
+        timer.daemon = True
+        timer.start()
+
+    def _power_on(self) -> None:
+        if self._stopped or not self.fleet.alive():
+            return
+        try:
+            self.fleet.run_commands(rs.power_on_commands(self._spec))
+        except MonitorError as exc:  # told by describe_exit(); the machine then stays off
+            self._comeback_error = str(exc)
 
     def instructions(self) -> int | None:
         """Instructions this machine's CPU has executed since `start` (idle
@@ -314,6 +348,7 @@ class RenodeDevice(RunningDevice):
 
 class RenodeBoard(CrossImage, Board):
     family = "renode"
+    can_power_cycle = True
 
     def __init__(self, name: str):
         if name not in rs.BOARDS:

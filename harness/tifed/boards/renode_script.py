@@ -234,6 +234,20 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
+def power_off_commands(spec: MachineSpec) -> list[str]:
+    """Cut one machine's power (the reset fault): pause it, reset its CPU
+    and peripherals (its firmware's start-up code then clears RAM's
+    variables again) and load its image again, which points the CPU at the
+    image's vector table (a bare reset leaves an STM32 core halted at
+    address 0). Renode refuses LoadELF on a running machine."""
+    return [f'mach set "{spec.name}"', "machine Pause", "machine Reset", f"sysbus LoadELF {_path(spec.elf)}"]
+
+
+def power_on_commands(spec: MachineSpec) -> list[str]:
+    """Give a machine cut by power_off_commands its power back: it boots."""
+    return [f'mach set "{spec.name}"', "machine Start"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tifed.boards.renode_script", description="Write a Renode fleet script (.resc)."
@@ -263,3 +277,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

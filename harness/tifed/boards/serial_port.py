@@ -65,6 +65,11 @@ class SerialDevice(RunningDevice):
             return False
         return port_exists(self.url) if is_local_path(self.url) else True
 
+    def may_return(self) -> bool:
+        # A board the harness does not run may come back after a reset or
+        # a USB re-enumeration (/dev/ttyACM0 gone for a second).
+        return not self._stopped
+
     def stop(self) -> None:
         if not self._stopped:
             self._stopped = True

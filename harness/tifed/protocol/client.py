@@ -1,18 +1,20 @@
 """DeviceClient: the server's side of PROTOCOL.md over one byte link, the
-commands (identify, configure, tensors, samples, train, predict, stats) on
-top of RequestExchange (exchange.py: framing, retransmission, dead or slow
-devices)."""
+commands (identify, configure, tensors, samples, train, predict, stats,
+session) on top of RequestExchange (exchange.py: framing, retransmission,
+dead or slow devices). Transfers go in frames of the FrameSizer's current
+size (frame_size.py), split again whenever it shrinks mid-transfer."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from tifed.errors import ConfigError, DeviceError, NoRoomError, ProtocolError
 from tifed.protocol import payloads as cmd
 from tifed.protocol.payloads import Command, Status, TensorKind, tensor_id
-from tifed.protocol.exchange import (DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_TRAIN_TIMEOUT, LinkCounters,
-                                     RequestExchange)
+from tifed.protocol.exchange import (DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_TRAIN_TIMEOUT, FrameShrunk,
+                                     LinkCounters, RequestExchange)
+from tifed.protocol.frame_size import FrameSizer
 
 __all__ = ["DeviceClient", "LinkCounters", "DEFAULT_TIMEOUT", "DEFAULT_TRAIN_TIMEOUT", "DEFAULT_RETRIES"]
 
@@ -20,21 +22,47 @@ __all__ = ["DeviceClient", "LinkCounters", "DEFAULT_TIMEOUT", "DEFAULT_TRAIN_TIM
 class DeviceClient(RequestExchange):
     # --- commands -------------------------------------------------------------
 
-    def identify(self) -> cmd.Identify:
-        info = cmd.Identify.decode(self.request(Command.IDENTIFY))
+    def identify(self, timeout: float | None = None) -> cmd.Identify:
+        """IDENTIFY (first in every session); `timeout` bounds the whole
+        exchange, retries included, when given."""
+        wait = None if timeout is None else timeout / (self.retries + 1)
+        info = cmd.Identify.decode(self.request(Command.IDENTIFY, timeout=wait))
         if info.proto != cmd.PROTOCOL_VERSION:
             raise ProtocolError(f"{self.name}: device speaks protocol {info.proto}, the harness {cmd.PROTOCOL_VERSION}")
         if info.max_payload < 16:
             raise ProtocolError(f"{self.name}: max_payload {info.max_payload} is too small to be usable")
         self.info = info
+        if self.sizer is None or self.sizer.ceiling != self.max_payload:  # kept across a link opened again
+            self.sizer = FrameSizer(self.max_payload)
         return info
 
     @property
     def max_payload(self) -> int:
-        """The payload size transfers are split to: the device's, or --chunk if smaller."""
+        """The largest frame payload: the device's, or --chunk if smaller."""
         if self.info is None:
             self.identify()
         return self.info.max_payload if self.chunk is None else min(self.chunk, self.info.max_payload)
+
+    @property
+    def frame_payload(self) -> int:
+        """The payload size transfers are split to now (FrameSizer: at most max_payload)."""
+        if self.sizer is None:
+            self.identify()
+        return self.sizer.limit
+
+    def _in_pieces(self, total: int, unit: int, header: int, send: Callable[[int, int, bool], None]) -> None:
+        """send(start, count, splittable) for consecutive pieces of `total`
+        items of `unit` bytes, each piece at most frame_payload bytes with
+        its `header` (at least one item, at most 65535); a piece whose frame
+        the sizer shrank below while retrying it is split again."""
+        start = 0
+        while start < total:
+            count = min(total - start, 0xFFFF, max(1, (self.frame_payload - header) // unit))
+            try:
+                send(start, count, count > 1)
+            except FrameShrunk:
+                continue
+            start += count
 
     def configure(self, dims: Sequence[int], buffer_cap: int, batch_cap: int) -> cmd.ConfigureResult:
         dims = tuple(int(d) for d in dims)
@@ -57,21 +85,26 @@ class DeviceClient(RequestExchange):
         return cmd.ConfigureResult.decode(body)
 
     def write_tensor(self, tensor: int, values: np.ndarray) -> None:
-        """Write a whole tensor (row-major), chunked to max_payload."""
+        """Write a whole tensor (row-major), in frames of frame_payload."""
         flat = np.ascontiguousarray(values).ravel()
         if flat.size and (flat.min() < -(1 << 31) or flat.max() >= (1 << 31)):
             raise ConfigError(f"{self.name}: tensor 0x{tensor:02X} has values outside int32")
-        step = min(0xFFFF, (self.max_payload - cmd.WRITE_TENSOR_HEADER) // 4)
-        for start in range(0, flat.size, step):
-            self.request(Command.WRITE_TENSOR, cmd.encode_write_tensor(tensor, start, flat[start : start + step]))
+
+        def send(start: int, count: int, splittable: bool) -> None:
+            payload = cmd.encode_write_tensor(tensor, start, flat[start : start + count])
+            self.request(Command.WRITE_TENSOR, payload, splittable=splittable)
+
+        self._in_pieces(flat.size, 4, cmd.WRITE_TENSOR_HEADER, send)
 
     def read_tensor(self, tensor: int, count: int) -> np.ndarray:
-        step = min(0xFFFF, (self.max_payload - cmd.RESPONSE_STATUS) // 4)
-        parts = []
-        for start in range(0, count, step):
-            n = min(step, count - start)
-            body = self.request(Command.READ_TENSOR, cmd.encode_read_tensor(tensor, start, n))
+        parts: list[np.ndarray] = []
+
+        def send(start: int, n: int, splittable: bool) -> None:
+            body = self.request(Command.READ_TENSOR, cmd.encode_read_tensor(tensor, start, n),
+                                size=cmd.RESPONSE_STATUS + 4 * n, splittable=splittable)
             parts.append(cmd.decode_read_tensor(body, n))
+
+        self._in_pieces(count, 4, cmd.RESPONSE_STATUS, send)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
     def write_model(self, model: Any) -> None:
@@ -114,16 +147,19 @@ class DeviceClient(RequestExchange):
             raise ConfigError(f"{self.name}: labels must be 0..255")
         if first + x.shape[0] > 0xFFFF:
             raise ConfigError(f"{self.name}: a device buffer holds at most 65535 samples")
-        step = (self.max_payload - cmd.WRITE_SAMPLES_HEADER) // (1 + x.shape[1])
-        if step < 1:
+        record = 1 + x.shape[1]
+        if cmd.WRITE_SAMPLES_HEADER + record > self.max_payload:
             raise ConfigError(
                 f"{self.name}: a WRITE_SAMPLES of one {x.shape[1]}-input sample needs "
-                f"{cmd.WRITE_SAMPLES_HEADER + 1 + x.shape[1]} bytes, "
+                f"{cmd.WRITE_SAMPLES_HEADER + record} bytes, "
                 f"more than the device's max_payload {self.max_payload}"
             )
-        for start in range(0, x.shape[0], step):
-            payload = cmd.encode_write_samples(first + start, x[start : start + step], labels[start : start + step])
-            self.request(Command.WRITE_SAMPLES, payload)
+
+        def send(start: int, count: int, splittable: bool) -> None:
+            payload = cmd.encode_write_samples(first + start, x[start : start + count], labels[start : start + count])
+            self.request(Command.WRITE_SAMPLES, payload, splittable=splittable)
+
+        self._in_pieces(x.shape[0], record, cmd.WRITE_SAMPLES_HEADER, send)
 
     def train(self, n: int, batch: int, epochs: int, lr_inv: int, layer: int = -1) -> int:
         """Train on samples 0..n-1; returns the device's counter (0 if none)."""
@@ -132,12 +168,14 @@ class DeviceClient(RequestExchange):
         return cmd.decode_train(body)
 
     def predict(self, n: int, first: int = 0) -> np.ndarray:
-        step = min(0xFFFF, self.max_payload - cmd.RESPONSE_STATUS)
-        parts = []
-        for start in range(first, first + n, step):
-            count = min(step, first + n - start)
-            body = self.request(Command.PREDICT, cmd.encode_predict(start, count), timeout=self.train_timeout)
+        parts: list[np.ndarray] = []
+
+        def send(start: int, count: int, splittable: bool) -> None:
+            body = self.request(Command.PREDICT, cmd.encode_predict(first + start, count), timeout=self.train_timeout,
+                                size=cmd.RESPONSE_STATUS + count, splittable=splittable)
             parts.append(cmd.decode_predict(body, count))
+
+        self._in_pieces(n, 1, cmd.RESPONSE_STATUS, send)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def stats(self) -> cmd.Stats:
@@ -145,3 +183,15 @@ class DeviceClient(RequestExchange):
 
     def reset(self) -> None:
         self.request(Command.RESET)
+
+    def session(self, token: int | None = None) -> int | None:
+        """The device's session token (0 after power-on), after setting it to
+        `token` if given; None from a device without SESSION (it answers
+        UNKNOWN: firmware from before the command)."""
+        status, body = self.transact(Command.SESSION, cmd.encode_session(token))
+        if status == Status.UNKNOWN:
+            return None
+        if status != Status.OK:
+            raise DeviceError(f"{self.name}: SESSION failed with {cmd.status_name(status)}",
+                              status=cmd.status_name(status), command="SESSION")
+        return cmd.decode_session(body)

@@ -17,9 +17,15 @@ not the whole timeout. A resend the device answers twice was spurious (the
 first copy was not lost, only slow: RFC 3708's D-SACK idea): the late
 duplicate answer proves it, and the first answer's time then counts as an
 RTT sample, so a link slower than it first looked (a busy emulator on a
-loaded machine) stops costing resends. A request gives up after `retries`
-NAKs or garbled answers, or when `timeout * (retries + 1)` seconds pass
-without an answer.
+loaded machine) stops costing resends.
+
+The frame size adapts to the line (frame_size.py: the FrameSizer learns the
+byte error rate and the time of an exchange from every try): a transfer
+whose frame the sizer shrank below its size is split again (FrameShrunk,
+caught by the client's transfer loops) rather than sent again as it was. The retry
+budget is measured in progress and time, not in tries: a request gives up
+when `timeout * (retries + 1)` seconds pass without the link making progress
+(an answered request; a frame split again carries on its budget).
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from serial.urlhandler.protocol_socket import Serial as SocketPort
 from tifed.errors import DeviceError, DeviceGone, ProtocolError
 from tifed.protocol import payloads as cmd
 from tifed.protocol.payloads import Command, Status
+from tifed.protocol.frame_size import FrameSizer
 from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, VERSION, Frame, FrameDecoder, encode_frame
 from tifed.links.transport import LINK_ERRORS
 
@@ -44,6 +51,18 @@ MIN_RTO = 0.2  # seconds: the earliest a request is sent again for want of an an
 # Commands whose answer takes as long as the device computes: with no
 # measured answer time yet, their first RTO is the ordinary `timeout`.
 LONG_COMMANDS = frozenset({Command.TRAIN, Command.PREDICT})
+# Extra delimiters around every request (empty frames on a clean line): one
+# before it ends whatever noise the device holds, one more after it ends the
+# request even when the line corrupts its own delimiter, so the device NAKs
+# the damage at once instead of holding a frame without an end until the
+# retransmission timeout. The firmware sends a second delimiter after each
+# answer for the same reason.
+EXTRA_DELIMITER = b"\x00"
+
+
+class FrameShrunk(ProtocolError):
+    """The frame size shrank below a transfer's frame while it was being
+    retried: split the rest again (client.py's transfer loops catch it)."""
 
 
 @dataclasses.dataclass
@@ -102,6 +121,8 @@ class RequestExchange:
         self.retries = retries
         self.counters = LinkCounters()
         self.info: cmd.Identify | None = None
+        self.sizer: FrameSizer | None = None  # once IDENTIFY told the device's max_payload
+        self._stalled_since: float | None = None  # a split-again transfer's first failure: its budget goes on
         self._seq = (first_seq - 1) % 255  # _next_seq() yields first_seq
         self._decoder = FrameDecoder()
         self._frames: list[Frame] = []
@@ -120,9 +141,10 @@ class RequestExchange:
         self._seq = self._seq % 255 + 1  # 1..255, never 0 (0 is the NAK's seq)
         return self._seq
 
-    def request(self, command: Command, payload: bytes = b"", *, timeout: float | None = None) -> bytes:
+    def request(self, command: Command, payload: bytes = b"", *, timeout: float | None = None,
+                size: int | None = None, splittable: bool = False) -> bytes:
         """Send one request; return the response payload after its OK status."""
-        status, body = self.transact(command, payload, timeout=timeout)
+        status, body = self.transact(command, payload, timeout=timeout, size=size, splittable=splittable)
         if status != Status.OK:
             raise DeviceError(
                 f"{self.name}: {command.name} failed with {cmd.status_name(status)}",
@@ -131,8 +153,12 @@ class RequestExchange:
             )
         return body
 
-    def transact(self, command: Command, payload: bytes = b"", *, timeout: float | None = None) -> tuple[int, bytes]:
-        """Send one request; return (status, rest of the response payload)."""
+    def transact(self, command: Command, payload: bytes = b"", *, timeout: float | None = None,
+                 size: int | None = None, splittable: bool = False) -> tuple[int, bytes]:
+        """Send one request; return (status, rest of the response payload).
+        `size` is the frame's payload for the FrameSizer (the larger of the
+        request's and the answer's; default the request's); `splittable`: the
+        caller can split it again (FrameShrunk) if the size shrinks below it."""
         if self.info is None and command != Command.IDENTIFY:
             # The first request of a session is always IDENTIFY. A device that
             # outlived an earlier session still stores that session's last
@@ -146,15 +172,18 @@ class RequestExchange:
                 f"{self.name}: {command.name} payload of {len(payload)} bytes exceeds max_payload {limit}"
             )
         self._settle_queued()
+        size = len(payload) if size is None else size
         cap = self.timeout if timeout is None else timeout
         seq = self._next_seq()
-        wire = encode_frame(seq, command, payload)
+        wire = EXTRA_DELIMITER + encode_frame(seq, command, payload) + EXTRA_DELIMITER
         self.counters.requests += 1
         started = time.monotonic()
-        give_up = started + cap * (self.retries + 1)
+        since = started if self._stalled_since is None else self._stalled_since
+        self._stalled_since = None
+        give_up = since + cap * (self.retries + 1)
         rto = self._first_rto(command, cap)
         self._send(wire)
-        sent_at, resent, failures = started, False, 0
+        sent_at, resent, damaged, tries, damage = started, False, 0, 1, ""
         while True:
             outcome = self._await(seq, command, min(sent_at + rto, give_up))
             if isinstance(outcome, Frame):
@@ -163,24 +192,31 @@ class RequestExchange:
                     self._learn_rtt(command, elapsed)
                 else:  # ...unless a second answer turns up later (_stale)
                     self._resent_answer = (seq, command, elapsed)
+                if self.sizer is not None:  # the time of a computing command says nothing of the link
+                    timed = not resent and command not in LONG_COMMANDS
+                    self.sizer.passed(size, first_try=not resent, seconds=elapsed if timed else None)
                 if not outcome.payload:
                     raise ProtocolError(f"{self.name}: {command.name} response has no status byte")
                 return outcome.payload[0], outcome.payload[1:]
             if outcome == "timeout":
-                if time.monotonic() >= give_up:
+                rto = min(2 * rto, cap)
+            else:
+                damaged, damage = damaged + 1, outcome
+                if self.sizer is not None and self.sizer.damaged(size) and splittable:
+                    self._stalled_since = since
+                    raise FrameShrunk(f"{self.name}: {command.name} frame of {size} bytes: split again "
+                                      f"to {self.sizer.limit}")
+            if time.monotonic() >= give_up:
+                if not damaged:
                     raise ProtocolError(
                         f"{self.name}: no answer to {command.name} within {give_up - started:.3g} s "
                         f"({self.counters.retransmissions} retransmissions on this link so far)"
                     )
-                rto = min(2 * rto, cap)
-            else:
-                failures += 1
-                if failures > self.retries:
-                    raise ProtocolError(
-                        f"{self.name}: no valid answer to {command.name} after {failures} tries (last: {outcome})"
-                    )
+                raise ProtocolError(f"{self.name}: no valid answer to {command.name} within "
+                                    f"{give_up - started:.3g} s ({tries} tries; last: {damage})")
             self.counters.retransmissions += 1
             resent = True
+            tries += 1
             self._send(wire)
             sent_at = time.monotonic()
 
@@ -227,12 +263,27 @@ class RequestExchange:
             self.counters.spurious_retransmissions += 1
             self._learn_rtt(command, elapsed)
 
+    def attach(self, port: Any) -> None:
+        """Talk over `port` from now on (the link was opened again): nothing
+        of the old link is kept but the counters and the sequence number,
+        and the next request identifies the device first."""
+        self.port = port
+        self.info = None
+        self._frames.clear()
+        self._decoder = FrameDecoder()
+        self._stalled_since = None
+        try:
+            port.timeout = POLL_INTERVAL
+        except (AttributeError, ValueError, *LINK_ERRORS):
+            pass
+
     def resync(self) -> None:
         """Start the next request clean after a failed one: forget partial
         input, queued frames and what the port has buffered. The sequence
         number and the counters go on."""
         self._frames.clear()
         self._decoder = FrameDecoder()
+        self._stalled_since = None
         try:
             self.port.reset_input_buffer()
         except AttributeError:

@@ -28,6 +28,7 @@ class Command(enum.IntEnum):
     PREDICT = 0x08
     STATS = 0x09
     RESET = 0x0A
+    SESSION = 0x10
 
 
 class Status(enum.IntEnum):
@@ -218,3 +219,20 @@ class Stats:
     def decode(cls, payload: bytes) -> "Stats":
         _exact(payload, 20, "STATS")
         return cls(*struct.unpack("<5I", payload))
+
+
+# --- SESSION --------------------------------------------------------------------
+
+
+def encode_session(token: int | None) -> bytes:
+    """Empty: ask for the token; else set it."""
+    if token is None:
+        return b""
+    if not 0 <= token <= 0xFFFFFFFF:
+        raise ValueError(f"session token {token} does not fit 32 bits")
+    return struct.pack("<I", token)
+
+
+def decode_session(payload: bytes) -> int:
+    _exact(payload, 4, "SESSION")
+    return struct.unpack("<I", payload)[0]

@@ -9,8 +9,8 @@ aggregates and measures the round, and this loop saves a checkpoint and
 writes results.json.
 
 Faults do not end a run while a quorum (--quorum; default: every device) is
-left: a device that resets is re-provisioned and its round
-re-run (workers.py); a device that is gone or keeps failing is dropped; an
+left: a device that resets or whose link breaks is found again (within
+--rejoin-timeout), re-provisioned and its round re-run (workers.py); a device that is gone or keeps failing is dropped; an
 update that fails a check is rejected; with --round-timeout a device still
 busy at the deadline is left out of that round, and its late update is
 thrown away when it comes (never mixed into a later round). Each round
@@ -105,7 +105,8 @@ class Federation:
         """Start every device not dropped before a resume; a device that
         fails its setup is dropped."""
         boards = {i: b for i, b in enumerate(self.plan.boards) if i not in self.core.dropped}
-        start_workers(boards, dict(enumerate(self.plan.layers)), self.plan.training, self.workers, self.faults)
+        start_workers(boards, dict(enumerate(self.plan.layers)), self.plan.training, self.workers, self.faults,
+                      self.plan.config.recovery.rejoin_timeout)
         self.core.names = {i: w.name for i, w in self.workers.items()}
         self.core.active = sorted(self.workers)
         futures = {self._pool.submit(self.workers[i].setup): i for i in self.core.active}

@@ -6,18 +6,25 @@ model and the current buffer and returns the device's locally trained model.
 round runs in its own thread per device, so a worker touches only its own
 link and state.
 
-A device that loses its model mid-round (a reset: it answers BAD_STATE) or
-whose requests fail past the client's retry budget is probed (IDENTIFY,
-STATS), re-provisioned (CONFIGURE, feedback seed, then the round's global
-model and buffer) and its round re-run from the start, at most
-MAX_RECOVERIES times a round; what happened goes to `events`. A device that
-is gone (its process exited, its link closed) or still failing raises, and
-the federation drops it.
+Every provisioning ends with a fresh session token (SESSION) that the device
+keeps in RAM until it is reset; each round starts by checking it, so a
+device that rebooted is never taken for one that holds the model. A round
+that fails (the device lost its model and answers BAD_STATE, the token is
+gone, a request failed past the client's budget, the link broke) is
+recovered and re-run from the start, at most MAX_RECOVERIES times a round:
+a broken link is opened again (device_link.py: backoff within the rejoin
+budget), then the token tells what the device still holds. Kept: the model
+is written again in full (it may have trained already), the samples and
+feedback stay. Lost (or a device from before SESSION): it is re-provisioned
+(CONFIGURE, feedback seed, model, samples). What happened goes to `events`.
+A device that cannot come back (its process exited by itself), stays away
+past the budget or keeps failing raises, and the federation drops it.
 """
 from __future__ import annotations
 
 import abc
 import contextlib
+import secrets
 import termios
 import time
 from typing import Any, Mapping
@@ -29,16 +36,17 @@ import tifed_models
 from tifed.boards.base import Board, RunningDevice, start_in_groups
 from tifed.firmware import build
 from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError, fold, one_line
-from tifed.links.faults import FaultSpec, fault_url
+from tifed.config import DEFAULT_REJOIN_TIMEOUT
+from tifed.links.faults import FaultSpec
 from tifed.links.settings import Throughput
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import TensorKind, tensor_id
-from tifed.links.transport import open_link
 from tifed.rounds.core import Update
+from tifed.server.device_link import DeviceLink
 from tifed.training.config import TrainingConfig
 
 
-MAX_RECOVERIES = 2  # re-provisions of one device within one round before it is dropped
+MAX_RECOVERIES = 2  # recoveries of one device within one round before it is dropped
 
 
 class Worker(abc.ABC):
@@ -129,19 +137,24 @@ def train_references(workers: list[ReferenceWorker], global_model: tifed_models.
 class DeviceWorker(Worker):
     """Firmware behind a RunningDevice (host process, emulator, real board)."""
 
-    def __init__(self, index, board, layer, spec, running: RunningDevice, faults: FaultSpec | None = None):
+    def __init__(self, index, board, layer, spec, running: RunningDevice, faults: FaultSpec | None = None,
+                 rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT):
         super().__init__(index, board, layer, spec)
         self.running = running
         self.faults = faults  # --faults: the link goes through a fault:// injector
+        self.link_keeper = DeviceLink(running, index, faults, rejoin_timeout)
         self.client: DeviceClient | None = None
-        self._client_options: dict[str, Any] = {}
         self._identity: Any = None  # the first IDENTIFY answer
-        self._port: Any = None
-        self._held: tifed_models.Model | None = None  # what the device's W, b are now
+        self._token: int | None = None  # the session token of the last provisioning; None: no SESSION
+        self._held: tifed_models.Model | None = None  # what the device's W, b are now; None: unknown
         self._buffer: int | None = None  # which buffer the device holds
         self._counts_instructions = False
         self._stack_peak = 0
         self._throughput = Throughput()  # model, samples and weights moved (not TRAIN)
+
+    @property
+    def _port(self) -> Any:
+        return self.link_keeper.port
 
     @contextlib.contextmanager
     def _link_errors(self):
@@ -157,28 +170,26 @@ class DeviceWorker(Worker):
 
     def setup(self) -> None:
         with self._link_errors():
-            self._setup()
-
-    def _setup(self) -> None:
-        url = self.running.url
-        self._client_options = dict(getattr(self.running, "client_options", None) or {})
-        if self.faults is not None:
-            url = fault_url(url, self.faults.for_device(self.index))
-            self._client_options.update(self.faults.client_options())
-        self._port = open_link(url, **(self.running.kwargs or {}))
-        self.client = DeviceClient(self._port, name=self.name, device=self.running, **self._client_options)
-        self._identity = self.client.identify()
-        self._counts_instructions = self._identity.counter_kind != 0
-        self._provision()
+            options = dict(getattr(self.running, "client_options", None) or {})
+            if self.faults is not None:
+                options.update(self.faults.client_options())
+            port = self.link_keeper.open()
+            self.client = DeviceClient(port, name=self.name, device=self.running, **options)
+            self._identity = self.client.identify()
+            self._counts_instructions = self._identity.counter_kind != 0
+        self._resilient(self._provision)
 
     def _provision(self) -> None:
-        """Model layout and feedback; the device then holds zeros and no samples."""
+        """Model layout and feedback, then a new session token: the device
+        holds zeros and no samples."""
         s = self.spec
+        self._token, self._held, self._buffer = None, None, None
         self.client.configure(s.dims, s.buffer_len, s.batch)
         self.client.set_feedback_seed(s.seed)
         self._check_feedback()
         self._held = tifed_models.Model.zeros(s.dims)  # CONFIGURE zeroes every weight and bias
-        self._buffer = None
+        token = secrets.randbits(32) or 1  # 0 is what a device holds after power-on
+        self._token = token if self.client.session(token) == token else None
 
     def _check_feedback(self) -> None:
         """Read B back once: the device's PRNG must give the reference's matrices."""
@@ -191,60 +202,104 @@ class DeviceWorker(Worker):
                     f"in {wrong} of {expected.size} entries (firmware PRNG bug?)"
                 )
 
+    def _check_session(self) -> None:
+        """The device still holds what the last provisioning gave it."""
+        if self._token is not None and (held := self.client.session()) != self._token:
+            raise ProtocolError(f"{self.name}: session token 0x{held or 0:08X}, expected 0x{self._token:08X} "
+                                f"(the device restarted)")
+
     def _write_changes(self, model: tifed_models.Model) -> None:
-        """Send only the tensors that differ from what the device holds."""
+        """Send only the tensors that differ from what the device holds
+        (every tensor when that is unknown)."""
+        held = self._held
+        self._held = None  # unknown until every write is through
         for layer in range(model.n_layers):
-            if not np.array_equal(model.weights[layer], self._held.weights[layer]):
+            if held is None or not np.array_equal(model.weights[layer], held.weights[layer]):
                 self.client.write_tensor(tensor_id(TensorKind.WEIGHTS, layer), model.weights[layer])
-            if not np.array_equal(model.biases[layer], self._held.biases[layer]):
+            if held is None or not np.array_equal(model.biases[layer], held.biases[layer]):
                 self.client.write_tensor(tensor_id(TensorKind.BIAS, layer), model.biases[layer])
         self._held = model.copy()
 
     def train_round(self, global_model, buffer, x, y):
+        return self._resilient(lambda: self._train_round(global_model, buffer, x, y))
+
+    def _resilient(self, work):
+        """work(), recovered and run again after a failure (at most
+        MAX_RECOVERIES times); DeviceUnusable or DeviceGone past that."""
         recoveries = 0
         while True:
+            began = time.monotonic()
             try:
                 with self._link_errors():
-                    return self._train_round(global_model, buffer, x, y)
-            except (DeviceError, ProtocolError) as exc:
-                if isinstance(exc, NoRoomError):
-                    raise
+                    return work()
+            except NoRoomError:
+                raise
+            except (DeviceError, ProtocolError, DeviceGone) as exc:
                 if recoveries == MAX_RECOVERIES:
-                    raise DeviceUnusable(f"{self.name}: still failing after {recoveries} re-provisions "
+                    raise DeviceUnusable(f"{self.name}: still failing after {recoveries} recoveries "
                                          f"this round: {self._own(exc)}") from None
                 recoveries += 1
-                self._recover(exc)
+                self._recover(exc, began)
 
-    def _recover(self, failure: Exception) -> None:
-        """Find out what became of the device and set it up again."""
+    def _recover(self, failure: Exception, began: float) -> None:
+        """Find out what became of the device and set it up again: open a
+        broken link again, then re-provision a device that lost its state,
+        or write the whole model again to one that kept it (its weights may
+        have trained already)."""
         why = self._own(failure)
+        self._held = None
+        event: dict[str, Any] = {"device": self.index, "detail": why}
         try:
             with self._link_errors():
-                self.client.resync()
+                if isinstance(failure, DeviceGone):
+                    event["reopen_attempts"] = self.link_keeper.rejoin(self._answers, why)
+                else:
+                    self.client.resync()
                 info = self.client.identify()
-                lost_model = self.client.stats().arena_used == 0
-                self._provision()
+                kept = self._kept_state()
+                if not kept:
+                    self._provision()
+        except DeviceGone as exc:
+            raise DeviceGone(f"{self.name}: {self._own(exc)}") from None
         except (DeviceError, ProtocolError) as exc:
             raise DeviceUnusable(f"{self.name}: {why}; then re-provisioning failed: {self._own(exc)}") from None
-        event = {
-            "device": self.index,
-            "event": "reset" if lost_model else "error",
-            "detail": why,
-            "action": "re-provisioned, round re-run",
-        }
+        if kept:
+            event["event"] = "link" if isinstance(failure, DeviceGone) else "error"
+            event["action"] = "device kept its state (session token): model written again, round re-run"
+        else:
+            event["event"] = "reset" if kept is False else "error"
+            event["action"] = "re-provisioned, round re-run"
         if info != self._identity:
             event["identify"] = f"changed: board {info.board} firmware {info.fw_version} arena {info.arena_bytes}"
+        event["seconds_lost"] = round(time.monotonic() - began, 3)
         self.events.append(event)
+
+    def _answers(self, port: Any, seconds: float) -> None:
+        """The device answers IDENTIFY on a link opened again."""
+        self.client.attach(port)
+        self.client.identify(timeout=seconds)
+
+    def _kept_state(self) -> bool | None:
+        """Does the device still hold what it was given? By its session
+        token; a device without SESSION (None before provisioning, too) is
+        judged by its arena: False when empty (it reset), else None (unknown)."""
+        token = self.client.session()
+        if token is not None and self._token is not None:
+            return token == self._token
+        return False if self.client.stats().arena_used == 0 else None
 
     def _train_round(self, global_model, buffer, x, y):
         s = self.spec
+        self._check_session()
         sent = _Transfer(self)
         self._write_changes(global_model)  # only what changed: round 1 writes nothing
         if buffer != self._buffer:
+            self._buffer = None  # half written, until it is all through
             self.client.write_samples(x, y)
             self._buffer = buffer
         sent.close()
         counter = self.client.train(x.shape[0], s.batch, 1, s.lr_inv, -1 if self.layer is None else self.layer)
+        self._held = None  # trained: no longer the model written
         received = _Transfer(self)
         trained = global_model.copy()
         for layer in self.trained_layers:
@@ -272,12 +327,15 @@ class DeviceWorker(Worker):
                 "bad_frames": c.bad_frames, "stale_frames": c.stale_frames}
 
     def fault_counts(self) -> dict[str, Any] | None:
-        counts = getattr(self._port, "fault_counts", None)
-        return counts() if counts is not None else None
+        return self.link_keeper.fault_counts()
 
     def link(self) -> dict[str, Any] | None:
         baud = (self.running.kwargs or {}).get("baudrate")
-        return self._throughput.report(self.running.url, baud)
+        report = self._throughput.report(self.running.url, baud)
+        if self.client is not None and self.client.sizer is not None:
+            report["frame_payload"] = self.client.sizer.figures.to_json()
+        report["opened"] = self.link_keeper.opened
+        return report
 
     def refresh_stats(self) -> None:
         if self.client is not None:
@@ -297,16 +355,14 @@ class DeviceWorker(Worker):
         # The link first: a device that waits for our bytes (a socket peer)
         # sees the hang-up and can end at once.
         try:
-            if self._port is not None:
-                self._port.close()
-        except Exception:  # closing a link whose device is gone may fail; nothing to keep
-            pass
+            self.link_keeper.close()
         finally:
             self.running.stop()
 
 
 def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None], spec: TrainingConfig,
-                  workers: dict[int, Worker], faults: FaultSpec | None = None) -> None:
+                  workers: dict[int, Worker], faults: FaultSpec | None = None,
+                  rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT) -> None:
     """A worker for every device of `boards` (device id -> its board), put
     into `workers` as each comes, so a failure half way still leaves what
     was started there to stop. Every image is built (if stale) before any
@@ -325,7 +381,7 @@ def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None],
             build.ensure_built(board.name, image)
     for group in start_in_groups((d, boards[d]) for ids in by_board.values() for d in ids):
         for d, running in group:
-            workers[d] = DeviceWorker(d, boards[d], layers[d], spec, running, faults)
+            workers[d] = DeviceWorker(d, boards[d], layers[d], spec, running, faults, rejoin_timeout)
 
 
 class _Transfer:

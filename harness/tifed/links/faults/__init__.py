@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import serial
 
-from tifed.links.faults.injector import FaultCounts, FaultStream
+from tifed.links.faults.injector import FaultCounts, FaultStream, sum_fault_counts
 from tifed.links.faults.spec import FaultSpec, parse_faults
 
 PACKAGE = "tifed.links.faults"
 
-__all__ = ["FaultCounts", "FaultSpec", "FaultStream", "fault_url", "parse_faults", "register"]
+__all__ = ["FaultCounts", "FaultSpec", "FaultStream", "fault_url", "parse_faults", "register", "sum_fault_counts"]
 
 
 def register() -> None:

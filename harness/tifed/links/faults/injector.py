@@ -31,6 +31,13 @@ class FaultCounts:
         return dataclasses.asdict(self)
 
 
+def sum_fault_counts(a: dict | None, b: dict | None) -> dict | None:
+    """Two fault:// ports' fault_counts() added up (a link opened again)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return {k: sum_fault_counts(a[k], b[k]) if isinstance(a[k], dict) else a[k] + b[k] for k in a}
+
+
 class FaultStream:
     def __init__(self, spec: FaultSpec, direction: str):
         self.spec = spec if spec.applies_to(direction) else FaultSpec(seed=spec.seed)

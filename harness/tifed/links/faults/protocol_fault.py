@@ -8,6 +8,15 @@ pyserial finds this module once `tifed.links.faults.register()` has added the
 package to `serial.protocol_handler_packages`; then `serial_for_url` (and so
 every link of the harness) accepts the scheme. The inner URL is opened with
 the same keyword arguments (baud rate, ...).
+
+The link faults `reset=N` and `hangup=N` end the link right after the N-th
+request frame written to it (a frame sent again is not a new request): from then on every read and write raises, as
+on a port whose device went away. For a reset the port first throws the
+device's power switch (`power_switch`, set by whoever owns the device:
+RunningDevice.power_cycle), so the device also loses its RAM and comes back
+after `reset_s` seconds; a hangup leaves the device running. Either way the
+harness must notice, open the link again and find out what the device still
+holds.
 """
 from __future__ import annotations
 
@@ -17,6 +26,8 @@ import time
 import serial
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 from serial.urlhandler.protocol_socket import Serial as SocketPort
+
+from typing import Callable
 
 from tifed.errors import TifedError
 from tifed.links.faults.injector import FaultCounts, FaultStream
@@ -41,6 +52,14 @@ class Serial(SerialBase):
         self._tx: FaultStream | None = None
         self._rx: FaultStream | None = None
         self._ready = bytearray()
+        self._requests = 0  # request frames written so far (not counting a frame sent again)
+        self._last_frame = b""
+        self._lost: str | None = None  # why the link ended (a reset or hangup fault)
+        self.resets = 0
+        self.hangups = 0
+        # Throws the device's power: power_switch(off_seconds) makes it lose
+        # its RAM and come back after that long (RunningDevice.power_cycle).
+        self.power_switch: Callable[[float], None] | None = None
         super().__init__(*args, **kwargs)
 
     # --- pyserial's port life cycle ----------------------------------------------
@@ -77,17 +96,45 @@ class Serial(SerialBase):
     # --- bytes -------------------------------------------------------------------
 
     def write(self, data) -> int:
-        if not self.is_open:
-            raise PortNotOpenError()
+        self._check_link()
         data = bytes(data)
         now = time.monotonic()
         self._tx.feed(data, now)
         self._flush_tx(now)
+        for frame in filter(None, data.split(b"\x00")[:-1]):  # each frame ended in this write
+            if frame != self._last_frame:  # a frame sent again is the same request
+                self._last_frame = frame
+                self._requests += 1
+                self._link_faults()
         return len(data)
 
-    def read(self, size: int = 1) -> bytes:
+    def _link_faults(self) -> None:
+        spec, n = self.spec, self._requests
+        if spec.reset and n % spec.reset == 0:
+            if self.power_switch is None:
+                raise SerialException("fault:// reset: nothing can power-cycle this device")
+            self.resets += 1
+            self.power_switch(spec.reset_s)
+            self._lose(f"device power-cycled after request {n} (fault injector: reset={spec.reset})")
+        elif spec.hangup and n % spec.hangup == 0:
+            self.hangups += 1
+            self._lose(f"link hung up after request {n} (fault injector: hangup={spec.hangup})")
+
+    def _lose(self, why: str) -> None:
+        self._lost = why
+        self._ready.clear()
+        if self._inner is not None:
+            self._inner.close()
+            self._inner = None
+
+    def _check_link(self) -> None:
         if not self.is_open:
             raise PortNotOpenError()
+        if self._lost is not None:
+            raise SerialException(f"link lost: {self._lost}")
+
+    def read(self, size: int = 1) -> bytes:
+        self._check_link()
         deadline = math.inf if self._timeout is None else time.monotonic() + self._timeout
         while True:
             now = time.monotonic()
@@ -110,29 +157,27 @@ class Serial(SerialBase):
 
     @property
     def in_waiting(self) -> int:
-        if not self.is_open:
-            raise PortNotOpenError()
+        self._check_link()
         self._flush_tx(time.monotonic())
         self._pump(0.0)
         self._ready += self._rx.take(time.monotonic())
         return len(self._ready)
 
     def reset_input_buffer(self) -> None:
-        if not self.is_open:
-            raise PortNotOpenError()
+        self._check_link()
         self._ready.clear()
         self._inner.reset_input_buffer()
 
     def reset_output_buffer(self) -> None:
-        if not self.is_open:
-            raise PortNotOpenError()
+        self._check_link()
         self._inner.reset_output_buffer()
 
-    def fault_counts(self) -> dict[str, dict[str, int]]:
-        """What was injected so far, per direction (tx: to the device)."""
+    def fault_counts(self) -> dict[str, dict[str, int] | int]:
+        """What was injected so far, per direction (tx: to the device), and
+        the link faults."""
         tx = self._tx.counts if self._tx else FaultCounts()
         rx = self._rx.counts if self._rx else FaultCounts()
-        return {"tx": tx.to_json(), "rx": rx.to_json()}
+        return {"tx": tx.to_json(), "rx": rx.to_json(), "resets": self.resets, "hangups": self.hangups}
 
     # --- the inner port ------------------------------------------------------------
 

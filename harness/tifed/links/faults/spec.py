@@ -10,12 +10,21 @@ Keys (every probability in 0..1, default 0):
     delay_s=S    seconds a delayed frame is held (default 0.05)
     dir=D        both (default), tx (harness to device only) or rx (device to harness only)
     seed=N       the faults' random stream (default 0); each device gets its own from it
+    reset=N      power-cycle the device right after every N-th request on its link (0: never;
+                 a request sent again counts once, and the count starts again with the link):
+                 it loses its RAM and its link, and is back behind the same address after
+                 reset_s seconds (host, QEMU and Renode boards can be power-cycled)
+    reset_s=S    seconds a power-cycled device stays off (default 0.5)
+    hangup=N     close the link right after every N-th request, counted as for reset (0: never);
+                 the device keeps running and keeps its RAM, as a cable pulled and plugged back in
 
-and two settings of the harness's own side of a faulty link, since a byte
-error rate needs short frames and a bigger retry budget to get through:
+and two settings of the harness's own side of a faulty link, which it
+otherwise finds by itself (docs/RELIABILITY.md):
 
-    chunk=N      largest frame payload the harness sends or asks for (default: the device's)
-    retries=N    tries after the first for one request (default: the client's, 5)
+    chunk=N      largest frame payload the harness sends or asks for (default: the device's;
+                 on a noisy line the harness shrinks its frames below it)
+    retries=N    a request gives up after timeout * (retries + 1) seconds without progress
+                 (default: the client's, 5)
 """
 from __future__ import annotations
 
@@ -39,14 +48,19 @@ class FaultSpec:
     seed: int = 0
     chunk: int | None = None
     retries: int | None = None
+    reset: int = 0
+    reset_s: float = 0.5
+    hangup: int = 0
 
     def applies_to(self, direction: str) -> bool:
         return self.dir in ("both", direction)
 
-    def for_device(self, index: int) -> "FaultSpec":
+    def for_device(self, index: int, reopened: int = 0) -> "FaultSpec":
         """The spec for device `index`: its own random stream, so devices'
-        faults differ but every run with the same seed injects the same ones."""
-        return dataclasses.replace(self, seed=self.seed * 1000 + index)
+        faults differ but every run with the same seed injects the same ones;
+        `reopened` times its link was opened again: a stream of its own each
+        time, not the first one replayed."""
+        return dataclasses.replace(self, seed=(self.seed * 1000 + index + reopened * 1_000_003) % 2**32)
 
     def text(self) -> str:
         """The canonical `key=value,...` form (defaults left out)."""
@@ -85,12 +99,13 @@ def _value(where: str, key: str, raw: str) -> object:
         if raw not in DIRECTIONS:
             raise ConfigError(f"{where}: dir must be one of {', '.join(DIRECTIONS)}, got {raw!r}")
         return raw
-    if key in ("seed", "chunk", "retries"):
+    if key in ("seed", "chunk", "retries", "reset", "hangup"):
         try:
             number = int(raw, 0)
         except ValueError:
             raise ConfigError(f"{where}: {key} must be an integer, got {raw!r}") from None
-        low, high = {"seed": (0, 2**32 - 1), "chunk": (16, 65535), "retries": (0, 1000)}[key]
+        low, high = {"seed": (0, 2**32 - 1), "chunk": (16, 65535), "retries": (0, 1000), "reset": (0, 10**9),
+                     "hangup": (0, 10**9)}[key]
         if not low <= number <= high:
             raise ConfigError(f"{where}: {key} must be between {low} and {high}, got {number}")
         return number
@@ -98,9 +113,9 @@ def _value(where: str, key: str, raw: str) -> object:
         number = float(raw)
     except ValueError:
         raise ConfigError(f"{where}: {key} must be a number, got {raw!r}") from None
-    if key == "delay_s":
+    if key in ("delay_s", "reset_s"):
         if not 0 <= number <= 60:
-            raise ConfigError(f"{where}: delay_s must be between 0 and 60 seconds, got {raw}")
+            raise ConfigError(f"{where}: {key} must be between 0 and 60 seconds, got {raw}")
     elif not 0 <= number <= 1:
         raise ConfigError(f"{where}: {key} is a probability between 0 and 1, got {raw}")
     return number
