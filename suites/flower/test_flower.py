@@ -71,10 +71,33 @@ def test_only_int32_travels_and_is_checked_on_arrival():
     short = Array(dtype="int32", shape=(2, 3), stype=tensors.STYPE, data=good.data[:-4])
     with pytest.raises(ProtocolError, match="expected 24 bytes, got 20"):
         tensors.decode(short, (2, 3), "w0")
-    extra = ArrayRecord({"w0": good, "b0": tensors.encode(np.zeros(3, np.int32)),
-                         "w9": tensors.encode(np.zeros(1, np.int32))})
-    with pytest.raises(ProtocolError, match="unexpected tensors w9"):
-        tensors.read_model(extra, (2, 3), "model")
+    one_layer = tensors.model_record(tifed_models.Model.zeros((2, 3, 4)), [1])
+    with pytest.raises(ProtocolError, match="expected the tensors w0,b0,w1,b1, got w1,b1"):
+        tensors.read_model(one_layer, (2, 3, 4), "model")  # a device's layer is not a whole model
+    other_model = tensors.model_record(tifed_models.Model.zeros((2, 4, 4)))
+    with pytest.raises(ProtocolError, match=r"expected shape \(25,\), got \(32,\)"):
+        tensors.read_model(other_model, (2, 3, 4), "model")  # same layers, other sizes
+    per_tensor = ArrayRecord({"w0": good, "b0": tensors.encode(np.zeros(3, np.int32))})
+    with pytest.raises(ProtocolError, match="got w0; b0"):
+        tensors.read_model(per_tensor, (2, 3), "model")
+
+
+def test_a_model_travels_as_one_array_in_the_key_s_order():
+    """One Flower object per model, not two per layer (docs/FLOWER.md,
+    "Speed"); the key says which tensors, in which order."""
+    model = tifed_models.Model.zeros((3, 2, 2))
+    model.weights[0][...] = np.arange(6).reshape(3, 2)
+    model.biases[0][...] = [6, 7]
+    model.weights[1][...] = np.arange(8, 12).reshape(2, 2)
+    model.biases[1][...] = [12, 13]
+    record = tensors.model_record(model)
+    assert list(record.keys()) == ["w0,b0,w1,b1"]
+    assert np.frombuffer(record["w0,b0,w1,b1"].data, "<i4").tolist() == list(range(14))
+    layer1 = tensors.model_record(model, [1])
+    assert list(layer1.keys()) == ["w1,b1"] and tensors.payload_bytes(layer1) == 6 * 4
+    back = tensors.read_layers(layer1, (3, 2, 2), [1], tifed_models.Model.zeros((3, 2, 2)), "device 0")
+    assert np.array_equal(back.weights[1], model.weights[1]) and np.array_equal(back.biases[1], model.biases[1])
+    assert not back.weights[0].any()  # the other layer is `into`'s
 
 
 # --- options and roster ---------------------------------------------------------

@@ -45,7 +45,10 @@ def flower_env(flwr_home: str | os.PathLike) -> dict[str, str]:
 
 
 def program(name: str) -> str:
-    """The path of a Flower program next to this interpreter (or on PATH)."""
+    """The path of a Flower program next to this interpreter (or on PATH);
+    a path (this interpreter, for a launcher of ours) as it is."""
+    if os.path.isabs(name):
+        return name
     local = Path(sys.executable).parent / name
     if local.exists():
         return str(local)

@@ -27,7 +27,7 @@ from tifed.errors import ConfigError, TifedError, one_line
 
 FLOWER_SERIES = "1.42"
 APP_FAB_ID = "tifed/tifed-flower"  # [tool.flwr.app] publisher / [project] name in app/pyproject.toml
-ACQUIRE_POLL = 0.05  # seconds between task claims when the SuperNode has none
+CLAIM_FALLBACK = 1.0  # seconds between task claims without a notify() (a safety net: notify is the event)
 RETRY_POLL = 0.25  # seconds between attempts while the Runtime API is not up
 
 try:
@@ -69,7 +69,12 @@ class SuperNodeGone(TifedError):
 
 class TaskRunner:
     """Claims ClientApp tasks from a SuperNode's Runtime API at `address`
-    (host:port, plain HTTP on loopback) and runs them with `app`."""
+    (host:port, plain HTTP on loopback) and runs them with `app`.
+
+    It claims when notify() says the SuperNode has stored a message (its
+    launcher prints a line then: supernode.py), so a task is neither waited
+    for nor claimed before the message's content is in (a claim that early
+    would wait in Flower's object pull, 1 s at least)."""
 
     def __init__(self, address: str, app: "ClientApp", supernode_alive: Callable[[], bool]):
         check_flower()
@@ -77,6 +82,11 @@ class TaskRunner:
         self.app = app
         self.supernode_alive = supernode_alive
         self.tasks_done = 0
+        self._stored = threading.Event()
+
+    def notify(self) -> None:
+        """The SuperNode has stored a message: a task is there to claim."""
+        self._stored.set()
 
     def _client(self, *interceptors) -> "RuntimeHttpClient":
         # No retry invoker: Flower's would send this process SIGINT on an
@@ -85,12 +95,13 @@ class TaskRunner:
                                                      root_certificates=None, interceptors=list(interceptors))
 
     def serve(self, stop: threading.Event) -> None:
-        """Claim and run tasks until `stop` is set; SuperNodeGone when the
-        SuperNode exits under us."""
+        """Claim and run tasks until `stop` is set (seen between claims, within
+        CLAIM_FALLBACK); SuperNodeGone when the SuperNode exits under us."""
         claims = self._client(RuntimeVersionHttpInterceptor(component_name="SuperExec"))
         request = AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP])
         try:
             while not stop.is_set():
+                self._stored.clear()  # a notify() from here on means a task this claim may miss
                 try:
                     answer = claims.AcquireTask(request)
                 except (httpx.TransportError, httpx.HTTPStatusError) as exc:
@@ -102,7 +113,7 @@ class TaskRunner:
                 if answer.HasField("task") and answer.token:
                     self.run_task(answer.token)
                 else:
-                    stop.wait(ACQUIRE_POLL)
+                    self._stored.wait(CLAIM_FALLBACK)
         finally:
             claims.close()
 

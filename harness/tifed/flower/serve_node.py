@@ -283,41 +283,46 @@ def node(args) -> int:
 
     processes.split_address(args.superlink, "--superlink")
     _check_flower_installed()
-    from tifed.flower import client_app, runtime
+    from tifed.flower import client_app, runtime, supernode, waits
 
-    runtime.check_flower()
+    waits.check_loop()  # the Flower series, and the SuperNode loop that supernode.py paces
     host = BoardHost(NodeSpec(boards=tuple(args.board), devices=args.devices, offset=args.device_offset,
                               fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk),
                      say=lambda line: print(f"tifed node: {line}", flush=True))
     try:
-        return _serve_node(args, host, client_app, runtime, processes)
+        return _serve_node(args, host, client_app, runtime, processes, supernode)
     finally:
         host.close()
 
 
-def _serve_node(args, host, client_app, runtime, processes) -> int:
+def _serve_node(args, host, client_app, runtime, processes, supernode_launcher) -> int:
     ids = host.device_ids
     span = f"{ids[0]}-{ids[-1]}" if len(ids) > 1 else str(ids[0])
     boards = ", ".join(host.describe()["boards"])
     port = args.runtime_port or processes.free_port()
     config = f'device-offset={host.offset} devices={host.n} boards="{",".join(host.describe()["boards"])}"'
-    cmd = ["flower-supernode", "--superlink", args.superlink, "--isolation", "process",
-           "--host", "127.0.0.1", "--port", str(port), "--node-config", config]
+    cmd = supernode_launcher.command() + [
+        "--superlink", args.superlink, "--isolation", "process", "--host", "127.0.0.1", "--port", str(port),
+        "--node-config", config]
     cmd += ["--insecure"] if args.insecure else ["--root-certificates", args.root_certificates]
     if args.auth_supernode_private_key:
         cmd += ["--auth-supernode-private-key", args.auth_supernode_private_key]
 
-    def joined(line: str) -> None:
-        found = NODE_JOINED.search(processes.plain(line))
-        if found:
+    # The runner first: the SuperNode's output wakes it (`supernode` is bound below, before serve()).
+    runner = runtime.TaskRunner(f"127.0.0.1:{port}", client_app.app, lambda: supernode.alive())
+
+    def said(line: str) -> None:
+        line = processes.plain(line)
+        if line == supernode_launcher.MESSAGE_STORED:
+            runner.notify()
+        elif found := NODE_JOINED.search(line):
             print(f"tifed node: joined {args.superlink} as node {found.group(1)}: devices {span} ({boards})",
                   flush=True)
 
     with tempfile.TemporaryDirectory(prefix="tifed-flower-node-") as home:
         supernode = processes.FlowerProcess("flower-supernode", cmd, processes.flower_env(home),
-                                            echo=sys.stderr, on_line=joined)
+                                            echo=sys.stderr, on_line=said)
         client_app.attach(host)
-        runner = runtime.TaskRunner(f"127.0.0.1:{port}", client_app.app, supernode.alive)
         stop = threading.Event()
         try:
             runner.serve(stop)

@@ -21,8 +21,10 @@ signed off) or that stays silent for node-timeout is dropped with its
 devices. So a vanished node costs a bounded wait, never a hang.
 
 results.json (results.py) is written as `tifed run` writes it, after every
-round, with the Flower extras of docs/FLOWER.md. Replies are pulled every
-POLL seconds (Grid.send_and_receive waits 3 s between pulls).
+round, with the Flower extras of docs/FLOWER.md. A round's replies are
+pulled at intervals from POLL_FIRST growing to POLL (pacing.Backoff): soon
+after the push for quick boards, seldom for slow ones
+(Grid.send_and_receive waits 3 s between pulls).
 """
 from __future__ import annotations
 
@@ -35,15 +37,16 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
 from tifed.errors import ConfigError, ProtocolError, TifedError, fold, one_line
-from tifed.flower import tensors, wire
+from tifed.flower import tensors, waits, wire
 from tifed.flower.options import FederationOptions, from_run_config, server_plan, training_json
+from tifed.flower.pacing import Backoff
 from tifed.flower.roster import NodeInfo, Roster
 from tifed.flower.strategy import TifedStrategy
 from tifed.output.progress import RunProgress
 from tifed.output.results import ResultsWriter
 from tifed.training.schedule import Round
 
-POLL = 0.2  # seconds between pulls for replies
+POLL_FIRST, POLL = 0.02, 0.2  # seconds between pulls for a round's replies: first and most
 FINISH_TIMEOUT = 30.0  # seconds the nodes get to stop their devices when a run ends early
 
 app = ServerApp()
@@ -54,6 +57,7 @@ def main(grid: Grid, context: Context) -> None:
     try:
         config, fed = from_run_config(context.run_config)
         plan = server_plan(config, fed)
+        waits.quicken_grid()
     except TifedError as exc:
         print(f"tifed: error: {one_line(exc)}", flush=True)
         return
@@ -257,6 +261,7 @@ class FlowerFederation:
         timeout = self.plan.config.recovery.round_timeout
         replies: dict[int, Message] = {}
         pending = dict(node_of)
+        pace = Backoff(POLL_FIRST, POLL)
         while pending:
             for node_id, reply in self._pull(pending).items():
                 replies[node_id] = reply
@@ -268,7 +273,7 @@ class FlowerFederation:
                 updates = sum(len(s.asked_nodes().get(n, [])) for n, r in replies.items() if not r.has_error())
                 if updates >= s.core.quorum:
                     break
-            self._wake.wait(POLL)
+            self._wake.wait(pace.next())
         return replies
 
     def _settle_late(self, round_number: int, wait: bool) -> None:

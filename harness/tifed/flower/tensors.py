@@ -1,15 +1,24 @@
 """Integer tensors in Flower records, without loss.
 
-Every weight and bias travels as a Flower `Array` built field by field:
-dtype "int32", the shape, stype STYPE and the raw little-endian bytes. Not
-`Array(ndarray)` (np.save bytes, fine too, but this way the wire format is
-explicit) and never Flower's float helpers: nothing on the way converts a
-value. Both ends check dtype, stype, shape and byte count, so a float or
-int64 tensor, a truncated buffer or a model of the wrong size is a clear
-error instead of a silently different number.
+A model (or the layers a device trained) travels as ONE Flower `Array`,
+built field by field: dtype "int32", stype STYPE, shape (n,) and the raw
+little-endian bytes of its tensors one after the other, in the order its
+key names: "w0,b0,w1,b1" is W0 (in x out, C order), b0, W1, b1. One Array
+rather than one per tensor because Flower moves every Array (and its
+chunk) as objects of their own, one HTTP request each, in each of the
+four hops of a round: packed, a round of 2 nodes moves 60 objects instead
+of 132 (docs/FLOWER.md, "Speed").
+
+Not `Array(ndarray)` (np.save bytes, fine too, but this way the wire
+format is explicit) and never Flower's float helpers: nothing on the way
+converts a value. Both ends check the key (which layers), dtype, stype,
+shape and byte count, so a float or int64 tensor, a truncated buffer or a
+model of the wrong size is a clear error instead of a silently different
+number.
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import numpy as np
@@ -49,36 +58,40 @@ def layer_shapes(dims: tuple[int, ...], layer: int) -> tuple[tuple[int, int], tu
     return (dims[layer], dims[layer + 1]), (dims[layer + 1],)
 
 
+def layout(layers: Iterable[int]) -> str:
+    """The key of a record holding these layers, and the order of its tensors."""
+    return ",".join(f"w{l},b{l}" for l in layers)
+
+
 def model_record(model: tifed_models.Model, layers: Iterable[int] | None = None) -> ArrayRecord:
-    """The model's layers (all, or the given ones) as w<l>/b<l> arrays."""
-    chosen = range(model.n_layers) if layers is None else layers
-    arrays: dict[str, Array] = {}
-    for l in chosen:
-        arrays[f"w{l}"] = encode(model.weights[l])
-        arrays[f"b{l}"] = encode(model.biases[l])
-    return ArrayRecord(arrays)
+    """The model's layers (all, or the given ones), packed into one Array."""
+    chosen = list(range(model.n_layers) if layers is None else layers)
+    parts = [t.ravel() for l in chosen for t in (model.weights[l], model.biases[l])]
+    flat = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    return ArrayRecord({layout(chosen): encode(flat)})
 
 
 def read_layers(record: ArrayRecord, dims: tuple[int, ...], layers: Iterable[int], into: tifed_models.Model,
                 what: str) -> tifed_models.Model:
     """`into` with the given layers replaced from `record` (checked)."""
+    layers = list(layers)
+    key = layout(layers)
+    if list(record.keys()) != [key]:
+        raise ProtocolError(f"{what}: expected the tensors {key}, got {'; '.join(record.keys()) or 'none'}")
+    shapes = [shape for l in layers for shape in layer_shapes(dims, l)]
+    flat = decode(record[key], (sum(math.prod(shape) for shape in shapes),), what)
+    parts, at = [], 0
+    for shape in shapes:
+        parts.append(flat[at:at + math.prod(shape)].reshape(shape))
+        at += math.prod(shape)
     out = into.copy()
-    for l in layers:
-        w_shape, b_shape = layer_shapes(dims, l)
-        for key in (f"w{l}", f"b{l}"):
-            if key not in record:
-                raise ProtocolError(f"{what}: tensor {key} is missing")
-        out.weights[l] = decode(record[f"w{l}"], w_shape, f"{what} w{l}")
-        out.biases[l] = decode(record[f"b{l}"], b_shape, f"{what} b{l}")
+    for i, l in enumerate(layers):
+        out.weights[l], out.biases[l] = parts[2 * i], parts[2 * i + 1]
     return out
 
 
 def read_model(record: ArrayRecord, dims: tuple[int, ...], what: str) -> tifed_models.Model:
-    """A whole model from `record`; extra keys are an error (a different model)."""
-    expected = {f"{k}{l}" for l in range(len(dims) - 1) for k in "wb"}
-    extra = sorted(set(record.keys()) - expected)
-    if extra:
-        raise ProtocolError(f"{what}: unexpected tensors {', '.join(extra)} for model {'-'.join(map(str, dims))}")
+    """A whole model from `record` (the tensors of another model are an error)."""
     return read_layers(record, dims, range(len(dims) - 1), tifed_models.Model.zeros(dims), what)
 
 
