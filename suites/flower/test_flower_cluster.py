@@ -7,8 +7,8 @@ quorum. The test starts every process itself (free ports, readiness read
 from their output, never a sleep) and checks at the end that none of them,
 nor anything they started, is left running.
 
-Slow (about two minutes on two cores): Flower's SuperNode polls its
-SuperLink every 3 s when idle, so every round costs a few seconds."""
+Slow (about a minute and a half on two cores, most of it starting Flower's
+processes; a round takes well under a second, docs/FLOWER.md "Speed")."""
 from __future__ import annotations
 
 import json
@@ -30,6 +30,7 @@ import tifed_models  # noqa: E402
 from tifed.config import RunConfig  # noqa: E402
 from tifed.plan import prepare
 from tifed.flower.processes import free_port  # noqa: E402
+from tifed.flower.supernode import MESSAGE_STORED  # noqa: E402
 from tifed.server.federation import Federation  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -197,6 +198,9 @@ def test_flower_run_gives_tifed_run_s_model(cluster, tmp_path, mode):
     for key in ("test_accuracy", "wire_bytes", "devices_used"):
         assert [r[key] for r in doc["rounds"]] == [r[key] for r in ref["rounds"]], key
     assert [d["layer"] for d in doc["devices"]] == [d["layer"] for d in ref["devices"]]
+    # every SuperNode ran through tifed's launcher, whose loop told its node about each message
+    for node in procs[1:]:
+        assert MESSAGE_STORED in node.err_path.read_text(errors="replace"), node.name
 
 
 def reference_model(config: RunConfig, devices_in_round) -> tifed_models.Model:
@@ -239,3 +243,19 @@ def test_node_that_leaves_is_dropped_and_recorded(cluster, tmp_path):
     expected = reference_model(config, lambda r: used[r - 1])
     flower = np.load(tmp_path / "drop" / "model.npz")
     assert all(np.array_equal(flower[k], v) for k, v in expected.to_arrays().items())
+
+
+def test_the_bench_s_flower_rows(tmp_path):
+    """`tifed bench --only flower` on the smallest fleet: a real Flower run
+    and `tifed run` on the same boards, the same model, and no process of
+    the run left behind."""
+    from tifed.bench.flower_rounds import measure_flower
+
+    before = descendants([os.getpid()])
+    rows, skipped = measure_flower([("host", 2, 1, 1)], log=lambda *_: None)
+    assert skipped == [] and len(rows) == 1
+    row = rows[0]
+    assert row["same_model"] is True and row["bitexact"] is True and row["rounds_measured"] == [2, 3, 4, 5]
+    assert row["overhead_seconds"] == pytest.approx(row["round_seconds"] - row["tifed_run_round_seconds"], abs=1e-3)
+    assert row["network_bytes_per_round"] > 0
+    assert not wait_gone(descendants([os.getpid()]) - before, timeout=30)

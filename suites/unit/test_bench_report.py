@@ -145,3 +145,33 @@ def test_the_papers_table_beside_ours_only_for_the_papers_protocol():
     text = "\n".join(markdown._accuracy(short))
     assert "The paper's table and ours" not in text
     assert "| first 10 of 150 buffers |" in text and "0.832 (Fashion-MNIST), not comparable" in text
+
+
+FLOWER_ROW = {"board": "host", "devices": 4, "nodes": 2, "round_seconds": 0.412, "tifed_run_round_seconds": 0.021,
+              "overhead_seconds": 0.391, "model": "64-32-10", "dataset": "digits", "buffers": 2,
+              "rounds_measured": list(range(2, 11)), "same_model": True, "bitexact": True,
+              "network_bytes_per_round": 77_120}
+
+
+def test_flower_rows_are_kept_by_merge_and_shown_under_the_fleet():
+    old = report.build_document(*[_doc()[k] for k in ("machine", "reference", "firmware", "wire", "fleet")],
+                                flower=[FLOWER_ROW], run={"quick": False, "started": "now", "seconds": 1.0})
+    assert report.check_document(old) == [] and old["flower"] == [FLOWER_ROW]
+    new = _doc()
+    new["run"] = {"quick": False, "started": "later", "seconds": 2.0, "sections": ["fleet"]}
+    assert report.merge(old, new, ["fleet"])["flower"] == [FLOWER_ROW]
+    assert report.merge(old, new, ["flower"])["flower"] == []  # measured again: the new (empty) rows
+    text = markdown.render(old)
+    fleet, flower = text.index("## Fleet scaling"), text.index("### The same fleets over Flower")
+    assert fleet < flower < text.index("## Accuracy")
+    assert "| host | 4 | 2 | 0.412 | 0.021 | +0.391 | 77,120 | yes | 9 |" in text
+    assert "### The same fleets over Flower" not in markdown.render(_doc())  # no rows, no table
+
+
+def test_the_cli_offers_every_bench_section():
+    from tifed.bench.runner import SECTIONS
+    from tifed.cli import build_parser
+
+    bench = build_parser()._subparsers._group_actions[0].choices["bench"]
+    only = next(a for a in bench._actions if a.dest == "only")
+    assert tuple(only.choices) == SECTIONS

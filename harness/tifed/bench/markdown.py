@@ -225,6 +225,25 @@ def _paper_tables(rows: list[dict]) -> list[str]:
     return out
 
 
+def _flower(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    body = [[r["board"], _n(r["devices"]), _n(r["nodes"]), f"{r['round_seconds']:.3f}",
+             f"{r['tifed_run_round_seconds']:.3f}", f"{r['overhead_seconds']:+.3f}", _n(r.get("network_bytes_per_round")),
+             _n(r.get("same_model")), _n(len(r.get("rounds_measured") or []))] for r in rows]
+    r0 = rows[0]
+    return ["", "### The same fleets over Flower", "",
+            f"Model {r0['model']} on {r0['dataset']}, full mode, {r0['buffers']} buffers, run as a user runs it: "
+            "`tifed serve --address 127.0.0.1:PORT` and one `tifed node` per node (its boards), against `tifed "
+            "run` on the same boards and data (docs/FLOWER.md). Round s: results.json's round time (the same "
+            "clock in both), median over rounds 2 on; 'over tifed run' is what Flower adds to a round (the "
+            "messages' four hops through the SuperLink and the SuperNode, all on 127.0.0.1 here); network B: "
+            "the tensors between server and nodes per round. 'Same model': the final weights of both runs are "
+            "equal, bit for bit.", "",
+            table(["board", "devices", "nodes", "round s (Flower)", "round s (tifed run)", "over tifed run s",
+                   "network B/round", "same model", "rounds"], body)]
+
+
 def _accuracy(rows: list[dict]) -> list[str]:
     if not rows:
         return ["## Accuracy (paper protocol, sim)", "", "not measured"]
@@ -285,7 +304,7 @@ def render(doc: dict, plots: list[str] | None = None) -> str:
                 table(["target", "goal", "measured", "met", "note"],
                       [[t["target"], t["goal"], _n(t["value"]), _n(t["met"]), t.get("note", "")] for t in tg], "llrll"), ""]
     for part in (_reference(doc.get("reference")), _firmware(doc.get("firmware", [])), _wire(doc.get("wire", [])),
-                 _fleet(doc.get("fleet", [])), _accuracy(doc.get("accuracy", [])),
+                 _fleet(doc.get("fleet", [])) + _flower(doc.get("flower", [])), _accuracy(doc.get("accuracy", [])),
                  _reliability(doc.get("reliability", []))):
         out += part + [""]
     if doc.get("skipped"):

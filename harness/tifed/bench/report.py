@@ -104,8 +104,8 @@ def targets(doc: dict) -> list[dict]:
 
 
 def build_document(machine: dict, reference: dict | None, firmware: list, wire: list, fleet: list, *,
-                   accuracy: list | None = None, skipped: list | None = None, run: dict | None = None,
-                   reliability: list | None = None) -> dict:
+                   accuracy: list | None = None, flower: list | None = None, skipped: list | None = None,
+                   run: dict | None = None, reliability: list | None = None) -> dict:
     doc = {
         "schema": SCHEMA,
         "machine": machine,
@@ -113,6 +113,7 @@ def build_document(machine: dict, reference: dict | None, firmware: list, wire: 
         "firmware": firmware,
         "wire": wire,
         "fleet": fleet,
+        "flower": flower or [],
         "accuracy": accuracy or [],
         "reliability": reliability or [],
         "skipped": skipped or [],
@@ -125,7 +126,7 @@ def build_document(machine: dict, reference: dict | None, firmware: list, wire: 
 def merge(old: dict, new: dict, sections) -> dict:
     """`new` with the sections not re-measured (`tifed bench --only`) kept from `old`."""
     out = dict(new)
-    for key in ("reference", "firmware", "wire", "fleet", "accuracy", "reliability"):
+    for key in ("reference", "firmware", "wire", "fleet", "flower", "accuracy", "reliability"):
         if key not in sections and key in old:
             out[key] = old[key]
     kept = [s for s in old.get("skipped", []) if s.get("section") not in sections]

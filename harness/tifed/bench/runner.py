@@ -17,10 +17,11 @@ from pathlib import Path
 from tifed.bench import accuracy, firmware, machine, markdown, plots, reference, reliability, report
 
 from tifed.bench import fleet_scaling as fleet
+from tifed.bench import flower_rounds
 from tifed.errors import ConfigError
 from tifed.training import datasets
 
-SECTIONS = ("reference", "firmware", "wire", "fleet", "accuracy", "reliability")
+SECTIONS = ("reference", "firmware", "wire", "fleet", "flower", "accuracy", "reliability")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Plan:
         ("qemu-mps2-an386", (1, 2, 4, 8)), ("renode-nrf52840", (1, 2, 4, 8)), ("renode-stm32f4", (1, 4)),
         ("host", (1, 2, 4, 8, 16, 32, 64, 128)),
     )
+    # (board, nodes, boards per node, buffers): `tifed serve` + `tifed node`s against `tifed run`
+    flower_cases: tuple[tuple[str, int, int, int], ...] = (("host", 2, 2, 2), ("qemu-mps2-an386", 2, 1, 2))
     # (data set, seeds, buffers per shard: None = all, the paper's protocol)
     accuracy_sets: tuple[tuple[str, int, int | None], ...] = (
         ("fashion-mnist", 10, None), ("digits", 20, None), ("mnist5k", 10, None))
@@ -52,6 +55,7 @@ QUICK = Plan(
     firmware_trained=False,
     wire_cases=(("host", "64-32-10", "digits", "full"), ("host", "64-32-10", "digits", "single")),
     fleet_sizes=(("qemu-mps2-an386", (1, 2)), ("host", (1, 8, 32))),
+    flower_cases=(("host", 2, 1, 1),),  # ~1 minute where Flower is installed; CI's bench env has none: skipped
     # Fashion-MNIST in CI: 3 seeds per cell of a shortened protocol, the first
     # 10 of 150 buffers (50 rounds; the whole 750 would take 18 x ~30 s), so
     # it is not set against the paper; results/bench holds the full bench.
@@ -114,7 +118,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
     started = time.monotonic()
     stamp = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     info = machine.machine_info()
-    ref, fw_rows, wire_rows, fleet_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], []
+    ref, fw_rows, wire_rows, fleet_rows, flower_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], [], []
     with machine.one_blas_thread() as threads:
         if "reference" in sections:
             log("reference throughput")
@@ -131,6 +135,10 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
         if "fleet" in sections:
             log("fleet scaling")
             fleet_rows, sk = fleet.measure_fleet(dict(plan.fleet_sizes), log=log)
+            skipped += sk
+        if "flower" in sections:
+            log("fleet over Flower (tifed serve + tifed node on 127.0.0.1) against tifed run")
+            flower_rows, sk = flower_rounds.measure_flower(plan.flower_cases, log=log)
             skipped += sk
         if "accuracy" in sections:
             log("accuracy, paper protocol, sim")
@@ -153,7 +161,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
         "idx": idx_names, "seeds_option": seeds,
     }
     info["load_average_end"] = machine.load_average()
-    doc = report.build_document(info, ref, fw_rows, wire_rows, fleet_rows, accuracy=acc_rows,
+    doc = report.build_document(info, ref, fw_rows, wire_rows, fleet_rows, accuracy=acc_rows, flower=flower_rows,
                                 skipped=[s.as_dict() for s in skipped], run=run_info, reliability=rel_rows)
     if only:
         old = report.load(out / "bench.json")

@@ -83,9 +83,15 @@ class TaskRunner:
         self.supernode_alive = supernode_alive
         self.tasks_done = 0
         self._stored = threading.Event()
+        self._stopping = False
 
     def notify(self) -> None:
         """The SuperNode has stored a message: a task is there to claim."""
+        self._stored.set()
+
+    def stop(self) -> None:
+        """serve() returns after the task it may be running."""
+        self._stopping = True
         self._stored.set()
 
     def _client(self, *interceptors) -> "RuntimeHttpClient":
@@ -94,21 +100,23 @@ class TaskRunner:
         return RuntimeHttpClient.from_server_address(server_address=self.address, insecure=True,
                                                      root_certificates=None, interceptors=list(interceptors))
 
-    def serve(self, stop: threading.Event) -> None:
-        """Claim and run tasks until `stop` is set (seen between claims, within
-        CLAIM_FALLBACK); SuperNodeGone when the SuperNode exits under us."""
+    def serve(self) -> None:
+        """Claim and run tasks until stop(); SuperNodeGone when the SuperNode
+        exits under us."""
         claims = self._client(RuntimeVersionHttpInterceptor(component_name="SuperExec"))
         request = AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP])
         try:
-            while not stop.is_set():
+            while True:
                 self._stored.clear()  # a notify() from here on means a task this claim may miss
+                if self._stopping:
+                    return
                 try:
                     answer = claims.AcquireTask(request)
                 except (httpx.TransportError, httpx.HTTPStatusError) as exc:
                     if not self.supernode_alive():
                         raise SuperNodeGone("the SuperNode exited") from None
                     log.debug("Runtime API not answering yet: %s", exc)
-                    stop.wait(RETRY_POLL)
+                    self._stored.wait(RETRY_POLL)
                     continue
                 if answer.HasField("task") and answer.token:
                     self.run_task(answer.token)

@@ -19,7 +19,6 @@ import json
 import re
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from tifed.cli_args import (EXIT_ERROR, EXIT_NOT_BITEXACT, EXIT_OK, add_link_options, add_recovery_options,
                             add_training_options, natural, positive, seconds)
@@ -323,9 +322,8 @@ def _serve_node(args, host, client_app, runtime, processes, supernode_launcher) 
         supernode = processes.FlowerProcess("flower-supernode", cmd, processes.flower_env(home),
                                             echo=sys.stderr, on_line=said)
         client_app.attach(host)
-        stop = threading.Event()
         try:
-            runner.serve(stop)
+            runner.serve()
         except runtime.SuperNodeGone:
             raise processes.FlowerProcessError(supernode.describe_exit()) from None
         finally:
