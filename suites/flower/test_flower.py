@@ -82,8 +82,8 @@ def test_only_int32_travels_and_is_checked_on_arrival():
         tensors.read_model(per_tensor, (2, 3), "model")
 
 
-def test_a_model_travels_as_one_array_in_the_key_s_order():
-    """One Flower object per model, not two per layer (docs/FLOWER.md,
+def test_a_record_travels_as_one_array_in_the_key_s_order():
+    """One Flower object per record, not two per tensor (docs/FLOWER.md,
     "Speed"); the key says which tensors, in which order."""
     model = tifed_models.Model.zeros((3, 2, 2))
     model.weights[0][...] = np.arange(6).reshape(3, 2)
@@ -93,11 +93,17 @@ def test_a_model_travels_as_one_array_in_the_key_s_order():
     record = tensors.model_record(model)
     assert list(record.keys()) == ["w0,b0,w1,b1"]
     assert np.frombuffer(record["w0,b0,w1,b1"].data, "<i4").tolist() == list(range(14))
-    layer1 = tensors.model_record(model, [1])
-    assert list(layer1.keys()) == ["w1,b1"] and tensors.payload_bytes(layer1) == 6 * 4
-    back = tensors.read_layers(layer1, (3, 2, 2), [1], tifed_models.Model.zeros((3, 2, 2)), "device 0")
-    assert np.array_equal(back.weights[1], model.weights[1]) and np.array_equal(back.biases[1], model.biases[1])
-    assert not back.weights[0].any()  # the other layer is `into`'s
+    other = model.copy()
+    other.weights[1][...] += 100
+    updates = tensors.devices_record({5: (other, [1]), 2: (model, [0, 1])})  # a node's devices, any order
+    assert list(updates.keys()) == ["2.w0,2.b0,2.w1,2.b1,5.w1,5.b1"]
+    assert tensors.payload_bytes(updates) == (14 + 6) * 4
+    zero = tifed_models.Model.zeros((3, 2, 2))
+    back = tensors.read_devices(updates, (3, 2, 2), {2: [0, 1], 5: [1]}, zero, "node")
+    assert back[2].equal(model)
+    assert np.array_equal(back[5].weights[1], other.weights[1]) and not back[5].weights[0].any()  # layer 0: `into`'s
+    with pytest.raises(ProtocolError, match="expected the tensors 2.w0,2.b0,2.w1,2.b1,5.w0"):
+        tensors.read_devices(updates, (3, 2, 2), {2: [0, 1], 5: [0]}, zero, "node")  # device 5 trained layer 1
 
 
 # --- options and roster ---------------------------------------------------------

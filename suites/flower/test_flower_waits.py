@@ -60,7 +60,8 @@ def test_loop_clock_paces_flower_s_two_waits_and_leaves_the_rest(monkeypatch):
     for seconds in (3, 3, 3, 0.5, 0.5, 0.1):
         clock.sleep(seconds)
     f, r = waits.IDLE_FIRST, waits.REPLY_FIRST
-    assert slept == pytest.approx([f, 1.5 * f, 2.25 * f, r, 1.5 * r, 0.1])
+    g = clock.idle.factor
+    assert slept == pytest.approx([f, g * f, g * g * f, r, g * r, 0.1])
 
 
 def test_pacing_the_loop_rebinds_three_names_and_keeps_flower_s_push(restored):

@@ -14,13 +14,13 @@ def test_backoff_grows_to_its_ceiling_and_starts_over_on_reset():
     assert pace.next() == 0.02
 
 
-def test_backoff_default_factor_loses_at_most_half_the_wait_so_far():
+def test_backoff_default_factor_loses_at_most_a_quarter_of_the_wait_so_far():
     pace = Backoff(0.01, 100.0)
     waited = 0.0
     for _ in range(20):
         wait = pace.next()
         if waited:
-            assert wait <= 0.5 * waited + 0.01 + 1e-12  # what arrives now is seen within wait
+            assert wait <= 0.25 * waited + 0.01 + 1e-12  # what arrives now is seen within wait
         waited += wait
 
 

@@ -73,8 +73,8 @@ def train(message: Message, context: Context) -> Message:
         rnd = Round(int(info["round"]), int(info["buffer"]), int(info["epoch"]))
         models, report = host.train(message.metadata.run_id, rnd, model, [int(d) for d in info["devices"]],
                                     last=bool(info.get("last", False)))
-        arrays = {wire.device_key(d): tensors.model_record(m, host.trained_layers(d)) for d, m in models.items()}
-        return report, arrays
+        updates = {d: (m, host.trained_layers(d)) for d, m in models.items()}
+        return report, {wire.UPDATES: tensors.devices_record(updates)}
 
     return _answer(message, work)
 

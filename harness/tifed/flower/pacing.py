@@ -18,7 +18,7 @@ class Backoff:
     After waiting a total T the next interval is about T * (factor - 1),
     so a thing that arrives during it is seen at most that much later."""
 
-    def __init__(self, first: float, most: float, factor: float = 1.5):
+    def __init__(self, first: float, most: float, factor: float = 1.25):
         if not 0 < first <= most or factor < 1:
             raise ValueError(f"Backoff needs 0 < first <= most and factor >= 1, got {first}, {most}, {factor}")
         self.first = first

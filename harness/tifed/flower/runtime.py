@@ -27,7 +27,7 @@ from tifed.errors import ConfigError, TifedError, one_line
 
 FLOWER_SERIES = "1.42"
 APP_FAB_ID = "tifed/tifed-flower"  # [tool.flwr.app] publisher / [project] name in app/pyproject.toml
-CLAIM_FALLBACK = 1.0  # seconds between task claims without a notify() (a safety net: notify is the event)
+CLAIM_FALLBACK = 3.0  # seconds between task claims without a notify() (a safety net: notify is the event)
 RETRY_POLL = 0.25  # seconds between attempts while the Runtime API is not up
 
 try:

@@ -28,6 +28,7 @@ from tifed.flower.options import FederationOptions
 from tifed.training.config import field_names
 
 READY_TIMEOUT = 120.0  # seconds for a SuperLink to open its port
+SUPEREXEC_POLL = 0.5  # seconds between the SuperExec's looks for a run to start (Flower: 1.0)
 RUN_STARTED = re.compile(r"Successfully started run (\d+)")
 NODE_JOINED = re.compile(r"SuperNode ID: (\d+)")
 TRAINING_REQUIRED = ("devices", "mode", "dataset", "model", "out")
@@ -184,8 +185,11 @@ def _start_superlink(args, env):
                 "--ssl-ca-certfile", args.ssl_ca_certfile]
     if args.enable_supernode_auth:
         cmd.append("--enable-supernode-auth")
-    # The SuperLink's task launcher looks for new runs every second by default.
-    env = {**env, "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.1"}
+    # The SuperLink's task launcher (flower-superexec) looks for a new run to
+    # start every second by default. Only a run's start waits on it, never a
+    # round: 0.5 s halves that wait; 0.1 s would cost an idle SuperLink 5 %
+    # of a core (measured: 1.6 s of CPU per 30 s, against 0.34 s at 0.5 s).
+    env = {**env, "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": str(SUPEREXEC_POLL)}
     link = processes.FlowerProcess("flower-superlink", cmd, env, echo=sys.stderr)
     try:
         processes.wait_for_port(host, port, link, READY_TIMEOUT)

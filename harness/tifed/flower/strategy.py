@@ -134,6 +134,8 @@ class TifedStrategy(Strategy):
                 self.node_failed(node_id, server_round, str(exc))
                 continue
             self.finish_info.update(report.get("finish") or {})
+            if models:
+                got_bytes += tensors.payload_bytes(reply.content.array_records[wire.UPDATES])
             for d in asked:
                 failed = report["failed"].get(str(d))
                 if failed is not None:
@@ -145,7 +147,6 @@ class TifedStrategy(Strategy):
                 link["wire_bytes"] += int(r.get("wire_bytes", 0))
                 for k in LINK_COUNTERS:
                     link[k] += int((r.get("link_counters") or {}).get(k, 0))
-                got_bytes += tensors.payload_bytes(reply.content.array_records[wire.device_key(d)])
         entry = self.core.close_round(self._round, received, self._expected, link, self._t0,
                                       extra={"network_bytes": int(self._sent_bytes + got_bytes)})
         self.last_entry = entry
@@ -178,13 +179,11 @@ class TifedStrategy(Strategy):
         failed, devices = report.get("failed"), report.get("devices")
         if not isinstance(failed, dict) or not isinstance(devices, dict):
             raise ProtocolError("malformed report")
-        got = {}
-        for d in asked:
-            if str(d) in failed:
-                continue
-            key = wire.device_key(d)
-            if str(d) not in devices or key not in reply.content.array_records:
-                raise ProtocolError(f"no update for device {d}")
-            got[d] = tensors.read_layers(reply.content.array_records[key], self.plan.dims,
-                                         self.core.trained_layers(d), self.core.global_model, f"{who} device {d}")
-        return got
+        trained = {d: self.core.trained_layers(d) for d in asked if str(d) not in failed}
+        if not trained:
+            return {}
+        missing = [d for d in trained if str(d) not in devices]
+        if missing or wire.UPDATES not in reply.content.array_records:
+            raise ProtocolError(f"no update for device {(missing or list(trained))[0]}")
+        return tensors.read_devices(reply.content.array_records[wire.UPDATES], self.plan.dims, trained,
+                                    self.core.global_model, f"{who} devices {', '.join(map(str, trained))}")

@@ -1,17 +1,20 @@
 """Integer tensors in Flower records, without loss.
 
-A model (or the layers a device trained) travels as ONE Flower `Array`,
-built field by field: dtype "int32", stype STYPE, shape (n,) and the raw
-little-endian bytes of its tensors one after the other, in the order its
-key names: "w0,b0,w1,b1" is W0 (in x out, C order), b0, W1, b1. One Array
-rather than one per tensor because Flower moves every Array (and its
-chunk) as objects of their own, one HTTP request each, in each of the
-four hops of a round: packed, a round of 2 nodes moves 60 objects instead
-of 132 (docs/FLOWER.md, "Speed").
+The tensors of a record travel as ONE Flower `Array`, built field by
+field: dtype "int32", stype STYPE, shape (n,) and the raw little-endian
+bytes of the tensors one after the other, in the order the record's one
+key names them: "w0,b0,w1,b1" is W0 (in x out, C order), b0, W1, b1 (the
+global model); "3.w1,3.b1,4.w1,4.b1" is device 3's layer 1, then device
+4's (a node's trained layers, every device of the node in one record).
+One Array, because Flower moves every Array, its chunk and its record as
+objects of their own, an HTTP request each in each hop of a round
+(ServerApp -> SuperLink -> SuperNode -> ClientApp and back): per tensor,
+a round of 2 nodes with 2 devices each moved 132 objects; packed, 48
+(docs/FLOWER.md, "Speed").
 
 Not `Array(ndarray)` (np.save bytes, fine too, but this way the wire
 format is explicit) and never Flower's float helpers: nothing on the way
-converts a value. Both ends check the key (which layers), dtype, stype,
+converts a value. Both ends check the key (which tensors), dtype, stype,
 shape and byte count, so a float or int64 tensor, a truncated buffer or a
 model of the wrong size is a clear error instead of a silently different
 number.
@@ -58,41 +61,61 @@ def layer_shapes(dims: tuple[int, ...], layer: int) -> tuple[tuple[int, int], tu
     return (dims[layer], dims[layer + 1]), (dims[layer + 1],)
 
 
-def layout(layers: Iterable[int]) -> str:
-    """The key of a record holding these layers, and the order of its tensors."""
-    return ",".join(f"w{l},b{l}" for l in layers)
+def pack(tensors: list[tuple[str, np.ndarray]]) -> ArrayRecord:
+    """Named int32 tensors as one Array, keyed by their names in order."""
+    flat = np.concatenate([t.ravel() for _, t in tensors]) if tensors else np.zeros(0, np.int32)
+    return ArrayRecord({",".join(name for name, _ in tensors): encode(flat)})
+
+
+def unpack(record: ArrayRecord, expected: list[tuple[str, tuple[int, ...]]], what: str) -> list[np.ndarray]:
+    """The tensors `expected` (name, shape) from a record pack() made of exactly those."""
+    key = ",".join(name for name, _ in expected)
+    if list(record.keys()) != [key]:
+        raise ProtocolError(f"{what}: expected the tensors {key}, got {'; '.join(record.keys()) or 'none'}")
+    flat = decode(record[key], (sum(math.prod(shape) for _, shape in expected),), what)
+    parts, at = [], 0
+    for _, shape in expected:
+        parts.append(flat[at:at + math.prod(shape)].reshape(shape))
+        at += math.prod(shape)
+    return parts
+
+
+def _layers(dims: tuple[int, ...], layers: Iterable[int], prefix: str = "") -> list[tuple[str, tuple[int, ...]]]:
+    return [(f"{prefix}{kind}{l}", shape) for l in layers for kind, shape in zip("wb", layer_shapes(dims, l))]
 
 
 def model_record(model: tifed_models.Model, layers: Iterable[int] | None = None) -> ArrayRecord:
-    """The model's layers (all, or the given ones), packed into one Array."""
-    chosen = list(range(model.n_layers) if layers is None else layers)
-    parts = [t.ravel() for l in chosen for t in (model.weights[l], model.biases[l])]
-    flat = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-    return ArrayRecord({layout(chosen): encode(flat)})
-
-
-def read_layers(record: ArrayRecord, dims: tuple[int, ...], layers: Iterable[int], into: tifed_models.Model,
-                what: str) -> tifed_models.Model:
-    """`into` with the given layers replaced from `record` (checked)."""
-    layers = list(layers)
-    key = layout(layers)
-    if list(record.keys()) != [key]:
-        raise ProtocolError(f"{what}: expected the tensors {key}, got {'; '.join(record.keys()) or 'none'}")
-    shapes = [shape for l in layers for shape in layer_shapes(dims, l)]
-    flat = decode(record[key], (sum(math.prod(shape) for shape in shapes),), what)
-    parts, at = [], 0
-    for shape in shapes:
-        parts.append(flat[at:at + math.prod(shape)].reshape(shape))
-        at += math.prod(shape)
-    out = into.copy()
-    for i, l in enumerate(layers):
-        out.weights[l], out.biases[l] = parts[2 * i], parts[2 * i + 1]
-    return out
+    """The model's layers (all, or the given ones) in one Array."""
+    chosen = range(model.n_layers) if layers is None else layers
+    return pack([(f"{kind}{l}", t) for l in chosen for kind, t in (("w", model.weights[l]), ("b", model.biases[l]))])
 
 
 def read_model(record: ArrayRecord, dims: tuple[int, ...], what: str) -> tifed_models.Model:
     """A whole model from `record` (the tensors of another model are an error)."""
-    return read_layers(record, dims, range(len(dims) - 1), tifed_models.Model.zeros(dims), what)
+    parts = unpack(record, _layers(dims, range(len(dims) - 1)), what)
+    return tifed_models.Model(weights=parts[0::2], biases=parts[1::2])
+
+
+def devices_record(updates: dict[int, tuple[tifed_models.Model, list[int]]]) -> ArrayRecord:
+    """Each device's trained layers (device -> (model, layers)), devices in
+    ascending order, in one Array."""
+    return pack([(f"{d}.{kind}{l}", t) for d in sorted(updates) for l in updates[d][1]
+                 for kind, t in ((("w", updates[d][0].weights[l]), ("b", updates[d][0].biases[l])))])
+
+
+def read_devices(record: ArrayRecord, dims: tuple[int, ...], layers: dict[int, list[int]],
+                 into: tifed_models.Model, what: str) -> dict[int, tifed_models.Model]:
+    """device -> `into` with that device's layers (`layers[d]`) replaced
+    from a devices_record of exactly those devices."""
+    devices = sorted(layers)
+    parts = iter(unpack(record, [t for d in devices for t in _layers(dims, layers[d], f"{d}.")], what))
+    out = {}
+    for d in devices:
+        model = into.copy()
+        for l in layers[d]:
+            model.weights[l], model.biases[l] = next(parts), next(parts)
+        out[d] = model
+    return out
 
 
 def payload_bytes(record: ArrayRecord) -> int:

@@ -4,7 +4,8 @@
 |---------------|------------------------------------------------|-----------------------------------------------|
 | query.join    | run: training (JSON)                           | report: offset, boards, families, host, and   |
 |               |                                                | per device firmware, link (devices started)   |
-| train         | model (ArrayRecord), round: round, buffer,     | device<i> (ArrayRecord, trained layers only); |
+| train         | model (ArrayRecord), round: round, buffer,     | updates (ArrayRecord: every device's trained  |
+|               |                                                | layers, tensors.devices_record);              |
 |               | epoch, devices, last                           | report: per device counter, wire bytes, data  |
 |               |                                                | digest, or the device's error; after the last |
 |               |                                                | round also firmware, link (devices stopped)   |
@@ -34,10 +35,7 @@ FINISH = f"{MessageType.QUERY}.finish"
 REPORT = "report"  # ConfigRecord with the JSON answer
 RUN = "run"  # ConfigRecord with the JSON request
 MODEL = "model"  # ArrayRecord: the global model
-
-
-def device_key(device: int) -> str:
-    return f"device{device}"
+UPDATES = "updates"  # ArrayRecord: the node's devices' trained layers
 
 
 def json_record(value: Any) -> ConfigRecord:
