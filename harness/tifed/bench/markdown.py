@@ -237,7 +237,8 @@ def _flower(rows: list[dict]) -> list[str]:
             "`tifed serve --address 127.0.0.1:PORT` and one `tifed node` per node (its boards), against `tifed "
             "run` on the same boards and data (docs/FLOWER.md). Round s: results.json's round time (the same "
             "clock in both), median over rounds 2 on; 'over tifed run' is what Flower adds to a round (the "
-            "messages' four hops through the SuperLink and the SuperNode, all on 127.0.0.1 here); network B: "
+            "messages' way through the SuperLink and each node's SuperNode and back, all on 127.0.0.1 here; "
+            "docs/FLOWER.md, \"Speed\"); network B: "
             "the tensors between server and nodes per round. 'Same model': the final weights of both runs are "
             "equal, bit for bit.", "",
             table(["board", "devices", "nodes", "round s (Flower)", "round s (tifed run)", "over tifed run s",

@@ -11,8 +11,11 @@ host to its boards). docs/FLOWER.md is the user's guide.
 - board_host.py   a node's boards for a run (no Flower in it)
 - client_app.py   the ClientApp over a BoardHost
 - runtime.py      runs the ClientApp's tasks inside `tifed node`
+- supernode.py    the launcher `tifed node` starts its SuperNode with
+- waits.py        Flower's fixed waits on a round's path, shortened
+- pacing.py       Backoff: poll intervals where Flower has no event
 - processes.py    flower-superlink / flower-supernode / flwr as children
-- commands.py     `tifed serve` and `tifed node`
+- serve_node.py   `tifed serve` and `tifed node`
 
 Importing this package imports no Flower module; the modules above do.
 """

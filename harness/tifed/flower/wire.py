@@ -11,8 +11,8 @@
 |               |                                                | round also firmware, link (devices stopped)   |
 | query.finish  | -                                              | report: firmware, link per device (stopped)   |
 
-Every exchange costs a SuperNode poll (up to 3 s in Flower 1.42), so a run
-has as few as it can: `join` both introduces a node and starts its devices,
+Every exchange costs a trip through the SuperLink and a SuperNode poll
+(docs/FLOWER.md, "Speed"), so a run has as few as it can: `join` both introduces a node and starts its devices,
 and the last `train` stops them; `finish` is only for a run that ends early.
 
 Tensors are raw int32 (tensors.py). Everything else rides in a ConfigRecord
