@@ -130,3 +130,24 @@ def test_tifed_node_claims_a_task_when_the_supernode_says_so(monkeypatch):
     assert second.wait(60), "the runner did not claim again on notify()"
     worker.join(60)
     assert not worker.is_alive() and Claims.calls == 2
+
+
+def test_a_server_app_on_another_flower_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    from flwr.app import Context, RecordDict
+
+    from tifed.config import RunConfig
+    from tifed.flower import server_app
+    from tifed.flower.options import FederationOptions, to_run_config
+
+    def refuse():
+        raise ConfigError("tifed shortens waits in Flower 1.42.x's flwr.superlink.grid.http_grid, ...")
+
+    monkeypatch.setattr(waits, "quicken_grid", refuse)
+    config = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10",
+                          out=str(tmp_path / "out"), rounds=1)
+    context = Context(run_id=1, node_id=0, node_config={}, state=RecordDict(),
+                      run_config=to_run_config(config, FederationOptions()))
+    server_app.main(grid=None, context=context)  # never reaches the grid
+    assert capsys.readouterr().out == ("tifed: error: tifed shortens waits in Flower 1.42.x's "
+                                       "flwr.superlink.grid.http_grid, ...\n")
+    assert not (tmp_path / "out").exists()
