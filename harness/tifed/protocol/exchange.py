@@ -67,7 +67,12 @@ class FrameShrunk(ProtocolError):
 
 @dataclasses.dataclass
 class LinkCounters:
-    """Running totals; the server takes differences per round."""
+    """Running totals; the server takes differences per round. Wire bytes
+    are the bytes of frames (each with its delimiter) and of garbage, both
+    ways; the idle delimiters around frames (EXTRA_DELIMITER, and the one a
+    device sends after each answer) are line fill, not counted: when that
+    fill is read depends on timing, so counting it would make a round's
+    figure vary by a byte."""
 
     requests: int = 0
     bytes_sent: int = 0
@@ -298,7 +303,7 @@ class RequestExchange:
             self.port.write(wire)
         except LINK_ERRORS as exc:
             raise self._gone(f"write failed ({exc})") from None
-        self.counters.bytes_sent += len(wire)
+        self.counters.bytes_sent += len(wire) - 2 * len(EXTRA_DELIMITER)
 
     def _await(self, seq: int, command: Command, deadline: float) -> Frame | str:
         """The response to (seq, command), or a string saying why to retransmit."""
@@ -334,8 +339,9 @@ class RequestExchange:
             if self.device is not None and not self.device.alive():
                 raise self._gone("link quiet")
             return
-        self.counters.bytes_received += len(data)
+        idle = self._decoder.idle_delimiters
         self._frames.extend(self._decoder.feed(data))
+        self.counters.bytes_received += len(data) - (self._decoder.idle_delimiters - idle)
 
     def _read_available(self) -> bytes:
         """Everything already received, without blocking. pyserial's socket

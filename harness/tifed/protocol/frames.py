@@ -81,6 +81,7 @@ class FrameDecoder:
         self.frames_ok = 0
         self.frames_bad = 0
         self.garbage_bytes = 0
+        self.idle_delimiters = 0  # delimiters that ended no frame (idle line fill between frames)
         self.last_error: FrameError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
@@ -119,6 +120,7 @@ class FrameDecoder:
             self.last_error = FrameError(f"more than {self.max_chunk} bytes without a delimiter", "long")
             return None
         if not self._buf:  # back-to-back delimiters: an empty chunk, not an error
+            self.idle_delimiters += 1
             return None
         chunk = bytes(self._buf)
         self._buf.clear()
