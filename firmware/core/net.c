@@ -28,6 +28,25 @@ int net_tensor_count(const tifed_net *net, uint32_t id, uint32_t *count)
     }
 }
 
+int net_tensor_shape(const tifed_net *net, uint32_t id, uint32_t *rows, uint32_t *cols)
+{
+    const uint32_t kind = id >> 4, l = id & 0x0Fu;
+    uint32_t count;
+    *rows = 0;
+    *cols = 0;
+    if (net_tensor_count(net, id, &count) != 0)
+        return -1;
+    *cols = kind == NET_TENSOR_BIAS ? 1u : net->dims[l + 1u];
+    *rows = count / *cols;
+    return 0;
+}
+
+int net_tensor_accepts(const tifed_net *net, uint32_t id, int32_t value)
+{
+    (void)net;
+    return (id >> 4) != NET_TENSOR_FEEDBACK || (value >= -32768 && value <= 32767);
+}
+
 /* Element e (row-major on the wire) of tensor id: an int32 cell, or for
  * feedback an int16 cell; W is stored in panels (panel.h). */
 static void locate(const tifed_net *net, uint32_t id, uint32_t e, int32_t **i32, int16_t **i16)

@@ -60,8 +60,16 @@ void net_reset(tifed_net *net);
 /* Elements of tensor id (0 and -1 when the model has no such tensor). */
 int net_tensor_count(const tifed_net *net, uint32_t id, uint32_t *count);
 
-/* Element e (< count, row-major as on the wire) of tensor id. A feedback
- * value must fit int16; the caller checks. */
+/* The tensor as the matrix protocol 2's codes walk (PROTOCOL.md): W_l and
+ * B_l as they are, b_l as a column (rows x 1); -1 when there is no such
+ * tensor. Element (r, c) is element r * cols + c. */
+int net_tensor_shape(const tifed_net *net, uint32_t id, uint32_t *rows, uint32_t *cols);
+
+/* Whether tensor id can store value: feedback takes int16 values only. */
+int net_tensor_accepts(const tifed_net *net, uint32_t id, int32_t value);
+
+/* Element e (< count, row-major as on the wire) of tensor id. The value
+ * must be one net_tensor_accepts; the caller checks. */
 int32_t net_tensor_get(const tifed_net *net, uint32_t id, uint32_t e);
 void net_tensor_set(tifed_net *net, uint32_t id, uint32_t e, int32_t value);
 

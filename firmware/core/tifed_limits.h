@@ -7,7 +7,16 @@
 #define TIFED_LIMITS_H
 
 #define TIFED_FW_VERSION "0.1.0"
-#define TIFED_PROTO_VERSION 1u
+/* The framing's version: the first byte of every frame (PROTOCOL.md). */
+#define TIFED_FRAME_VERSION 1u
+
+/* The newest protocol the device speaks, as IDENTIFY reports it. Protocol 2
+ * adds commands (DIGEST, WRITE_DELTA, READ_LOW_BITS, WRITE_SAMPLES_CODED)
+ * to protocol 1 and keeps its frames; -DTIFED_PROTO_VERSION=1 builds a
+ * protocol 1 device (the new commands answer UNKNOWN), as tests need. */
+#ifndef TIFED_PROTO_VERSION
+#define TIFED_PROTO_VERSION 2u
+#endif
 
 /* Layers of a model (PROTOCOL.md CONFIGURE: 1 <= n_layers <= 8). */
 #define TIFED_MAX_LAYERS 8u

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "core/net.h"
+#include "protocol/commands_v2.h"
 #include "protocol/dispatch.h"
 #include "protocol/wire.h"
 
-#define RESPONSE_ROOM (TIFED_MAX_PAYLOAD - 1u) /* payload bytes after the status */
+#define RESPONSE_ROOM WIRE_RESPONSE_ROOM
 
 static int configured(const proto_state *st)
 {
@@ -105,12 +106,9 @@ static uint8_t cmd_write_tensor(proto_state *st, const uint8_t *req, size_t n, u
     status = tensor_range(st, req, &id, &offset, &count);
     if (status != ST_OK)
         return status;
-    if ((id >> 4) == NET_TENSOR_FEEDBACK)
-        for (k = 0; k < count; k++) {
-            int32_t v = get_i32(req + 7 + 4u * k);
-            if (v < -32768 || v > 32767)
-                return ST_BAD_ARGUMENT; /* feedback is int16; nothing written */
-        }
+    for (k = 0; k < count; k++)
+        if (!net_tensor_accepts(&st->net, id, get_i32(req + 7 + 4u * k)))
+            return ST_BAD_ARGUMENT; /* an int16 tensor and a value outside int16: nothing written */
     for (k = 0; k < count; k++)
         net_tensor_set(&st->net, id, offset + k, get_i32(req + 7 + 4u * k));
     return ST_OK;
@@ -269,6 +267,12 @@ uint8_t proto_execute(proto_state *st, uint8_t code, const uint8_t *req, size_t 
     case CMD_STATS: return cmd_stats(st, req, n, out, out_n);
     case CMD_RESET: return cmd_reset(st, req, n, out, out_n);
     case CMD_SESSION: return cmd_session(st, req, n, out, out_n);
+#if TIFED_PROTO_VERSION >= 2
+    case CMD_DIGEST: return cmd_digest(st, req, n, out, out_n);
+    case CMD_WRITE_DELTA: return cmd_write_delta(st, req, n, out, out_n);
+    case CMD_READ_LOW_BITS: return cmd_read_low_bits(st, req, n, out, out_n);
+    case CMD_WRITE_SAMPLES_CODED: return cmd_write_samples_coded(st, req, n, out, out_n);
+#endif
     default: return ST_UNKNOWN;
     }
 }

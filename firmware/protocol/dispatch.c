@@ -17,7 +17,7 @@ void proto_init(proto_state *st, const proto_env *env)
 static size_t finish(uint8_t *buf, uint8_t seq, uint8_t code, size_t payload)
 {
     const size_t body = WIRE_HEADER + payload;
-    buf[0] = (uint8_t)TIFED_PROTO_VERSION;
+    buf[0] = (uint8_t)TIFED_FRAME_VERSION;
     buf[1] = seq;
     buf[2] = code;
     put_u16(buf + body, crc16_ccitt_false(buf, body));
@@ -55,7 +55,7 @@ size_t proto_handle_frame(proto_state *st, const uint8_t *frame, size_t len, con
 
     seq = frame[1];
     code = frame[2];
-    if (frame[0] != TIFED_PROTO_VERSION) {
+    if (frame[0] != TIFED_FRAME_VERSION) {
         st->small[WIRE_HEADER] = ST_BAD_VERSION;
         *resp = st->small;
         return finish(st->small, seq, (uint8_t)(code | WIRE_RESPONSE_BIT), 1u);

@@ -19,6 +19,9 @@
 #define WIRE_COBS_MAX(n) ((n) + (n) / 254u + 1u)
 #define WIRE_ENCODED_MAX (WIRE_COBS_MAX(WIRE_RAW_MAX) + 1u)
 
+/* Payload bytes of a response after its status byte. */
+#define WIRE_RESPONSE_ROOM (TIFED_MAX_PAYLOAD - 1u)
+
 #define WIRE_RESPONSE_BIT 0x80u
 #define WIRE_NAK_CODE 0xFFu
 
@@ -33,7 +36,12 @@ enum wire_command {
     CMD_PREDICT = 0x08,
     CMD_STATS = 0x09,
     CMD_RESET = 0x0A,
-    CMD_SESSION = 0x10
+    CMD_SESSION = 0x10,
+    /* protocol 2 */
+    CMD_DIGEST = 0x0B,
+    CMD_WRITE_DELTA = 0x0C,
+    CMD_READ_LOW_BITS = 0x0D,
+    CMD_WRITE_SAMPLES_CODED = 0x0E
 };
 
 enum wire_status {
@@ -45,7 +53,8 @@ enum wire_status {
     ST_BAD_ARGUMENT = 5,
     ST_NO_ROOM = 6,
     ST_BAD_STATE = 7,
-    ST_TOO_LARGE = 8
+    ST_TOO_LARGE = 8,
+    ST_BAD_CODE = 9 /* protocol 2: a compact code truncated, corrupt or with bytes left over */
 };
 
 static inline uint16_t get_u16(const uint8_t *p)
@@ -58,11 +67,16 @@ static inline uint32_t get_u32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+/* The int32 whose two's complement pattern is u. */
+static inline int32_t i32_of(uint32_t u)
+{
+    return u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
+}
+
 /* Two's complement reinterpretation without implementation-defined casts. */
 static inline int32_t get_i32(const uint8_t *p)
 {
-    uint32_t u = get_u32(p);
-    return u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
+    return i32_of(get_u32(p));
 }
 
 static inline void put_u16(uint8_t *p, uint32_t v)

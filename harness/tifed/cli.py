@@ -14,8 +14,8 @@ import sys
 from typing import Sequence
 
 from tifed.cli_args import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_BITEXACT, EXIT_OK, EXIT_TERMINATED, Parser,
-                            UsageError, add_link_options, add_recovery_options, add_training_options, positive,
-                            seconds)
+                            UsageError, add_link_options, add_recovery_options, add_training_options, add_wire_options,
+                            positive, seconds)
 from tifed.config import DEFAULT_REJOIN_TIMEOUT
 from tifed.errors import Terminated, TifedError, one_line, raise_terminated
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="buffer|round|N",
                      help="when to measure test accuracy on the whole test set: after every buffer (default), "
                           "every round, or every N rounds; always after the last round")
+    add_wire_options(run)
     faults = add_recovery_options(run, "faults and recovery (docs/RELIABILITY.md)", "a device")
     faults.add_argument("--faults", metavar="SPEC",
                         help="put every device link behind a fault injector, e.g. corrupt=0.01,drop=0.01,seed=1 "
@@ -103,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             boards=args.board, out=args.out, validate=args.validate, eval_every=args.eval_every,
             **{name: getattr(args, name) for name in field_names()},
             fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
+            protocol=args.protocol, full_readback=args.full_readback, line_rate=args.line_rate,
             faults=args.faults, quorum=args.quorum, round_timeout=args.round_timeout,
             stop_on_divergence=args.stop_on_divergence, rejoin_timeout=args.rejoin_timeout,
         )

@@ -83,6 +83,19 @@ def add_link_options(parser: argparse.ArgumentParser) -> None:
                       help="largest frame payload per request (default: the device's max_payload)")
 
 
+def add_wire_options(parser: argparse.ArgumentParser) -> None:
+    """How the model crosses every device's link (PROTOCOL.md protocol 2, links/line_rate.py)."""
+    wire = parser.add_argument_group("the model on the wire (every device)")
+    wire.add_argument("--protocol", type=int, choices=(1, 2), metavar="N",
+                      help="the newest protocol version to use (default: the newest the device speaks; "
+                           "1 sends the model as plain int32)")
+    wire.add_argument("--full-readback", action="store_true",
+                      help="read every trained tensor back whole (an audit), not only its digest or low bits")
+    wire.add_argument("--line-rate", type=positive, metavar="BAUD",
+                      help="pace every link like a UART of BAUD baud, 10 bits a byte (a physical board's "
+                           "round time, measured on host, QEMU or Renode boards)")
+
+
 def add_recovery_options(parser: argparse.ArgumentParser, title: str, each: str) -> argparse._ArgumentGroup:
     """--quorum, --round-timeout, --stop-on-divergence (docs/RELIABILITY.md);
     `each` names what a round waits for (a device, a node)."""

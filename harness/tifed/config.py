@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any
 
 from tifed.errors import ConfigError
-from tifed.links.settings import LinkSettings
+from tifed.links.settings import LinkSettings, WireOptions
 from tifed.training.config import TrainingConfig
 
 
@@ -26,9 +26,16 @@ class LinkOptions:
     baud: int | None = None
     timeout: float | None = None
     chunk: int | None = None
+    # How the model crosses every device's link (emulated ones included).
+    protocol: int | None = None  # --protocol: the newest protocol version to use
+    full_readback: bool = False  # --full-readback: trained tensors read whole (an audit)
+    line_rate: int | None = None  # --line-rate: every link paced like a UART of this many baud
 
     def settings(self) -> LinkSettings:
         return LinkSettings().with_overrides(baud=self.baud, timeout=self.timeout, chunk=self.chunk)
+
+    def wire(self) -> WireOptions:
+        return WireOptions(protocol=self.protocol, full_readback=self.full_readback, line_rate=self.line_rate)
 
 
 @dataclasses.dataclass(frozen=True)

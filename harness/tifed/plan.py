@@ -18,7 +18,7 @@ from tifed.boards.base import Board
 from tifed.boards.registry import get_board
 from tifed.config import RunConfig
 from tifed.errors import ConfigError
-from tifed.links.settings import check_link_values
+from tifed.links.settings import check_line_rate, check_link_values
 from tifed.training import datasets
 from tifed.training.config import TrainingConfig
 from tifed.training.schedule import Round, eval_interval, evaluation_rounds, plan
@@ -101,6 +101,7 @@ def check_options(c: RunConfig) -> tuple[int, ...]:
         raise ConfigError("give at least one --board (or --fleet FILE)")
     link = c.link
     check_link_values("--baud/--timeout/--chunk", link.baud, link.timeout, link.chunk)
+    check_line_rate("--line-rate", link.line_rate)
     dims = c.training.check()
     eval_interval(c.eval_every, c.training.epochs)
     if not c.out:

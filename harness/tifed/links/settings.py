@@ -87,6 +87,23 @@ def line_bytes_per_second(url: str, baud: int | None) -> float | None:
     return baud / BITS_PER_BYTE
 
 
+@dataclasses.dataclass(frozen=True)
+class WireOptions:
+    """How models cross every device's link (tifed run --protocol,
+    --full-readback, --line-rate; server/model_link.py, links/line_rate.py)."""
+
+    protocol: int | None = None  # the newest protocol to use; None: the newest the device speaks
+    full_readback: bool = False  # read every trained tensor whole, even where a digest would do
+    line_rate: int | None = None  # pace every link like a UART of this many baud
+
+
+def check_line_rate(where: str, line_rate: Any) -> None:
+    from tifed.errors import ConfigError
+
+    if line_rate is not None and (not _is_int(line_rate) or not 50 <= line_rate <= 20_000_000):
+        raise ConfigError(f"{where}: the line rate must be an integer from 50 to 20000000 baud, got {line_rate!r}")
+
+
 @dataclasses.dataclass
 class Throughput:
     """Bytes moved and seconds spent moving them (model, samples and

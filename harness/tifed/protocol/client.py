@@ -2,7 +2,13 @@
 commands (identify, configure, tensors, samples, train, predict, stats,
 session) on top of RequestExchange (exchange.py: framing, retransmission,
 dead or slow devices). Transfers go in frames of the FrameSizer's current
-size (frame_size.py), split again whenever it shrinks mid-transfer."""
+size (frame_size.py), split again whenever it shrinks mid-transfer.
+
+IDENTIFY says which protocol a device speaks; the client uses the newest
+both sides know (`protocol`, capped by the `protocol` option). Protocol 2
+adds compact transfers: deltas against what the device holds
+(write_delta), coded samples (write_samples picks them itself), the low
+bits of trained values (read_low_bits) and a digest of tensors (digest)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -10,16 +16,28 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tifed.errors import ConfigError, DeviceError, NoRoomError, ProtocolError
+from tifed.protocol import bitcode, delta_code, sample_code
 from tifed.protocol import payloads as cmd
 from tifed.protocol.payloads import Command, Status, TensorKind, tensor_id
 from tifed.protocol.exchange import (DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_TRAIN_TIMEOUT, FrameShrunk,
                                      LinkCounters, RequestExchange)
+
+MIN_BLOCK = 64  # bytes: a WRITE_DELTA block shorter than this is not planned again smaller
 from tifed.protocol.frame_size import FrameSizer
 
 __all__ = ["DeviceClient", "LinkCounters", "DEFAULT_TIMEOUT", "DEFAULT_TRAIN_TIMEOUT", "DEFAULT_RETRIES"]
 
 
 class DeviceClient(RequestExchange):
+    def __init__(self, port: Any, *, protocol: int | None = None, **options: Any):
+        """`protocol` caps the protocol version used (None: the newest the
+        device and the harness share); the other options are RequestExchange's."""
+        super().__init__(port, **options)
+        if protocol is not None and protocol not in cmd.PROTOCOLS:
+            raise ConfigError(f"protocol {protocol}: this harness speaks {' and '.join(map(str, cmd.PROTOCOLS))}")
+        self.protocol_cap = protocol or cmd.PROTOCOL_VERSION
+        self.protocol = 1  # until IDENTIFY says more
+
     # --- commands -------------------------------------------------------------
 
     def identify(self, timeout: float | None = None) -> cmd.Identify:
@@ -27,14 +45,23 @@ class DeviceClient(RequestExchange):
         exchange, retries included, when given."""
         wait = None if timeout is None else timeout / (self.retries + 1)
         info = cmd.Identify.decode(self.request(Command.IDENTIFY, timeout=wait))
-        if info.proto != cmd.PROTOCOL_VERSION:
-            raise ProtocolError(f"{self.name}: device speaks protocol {info.proto}, the harness {cmd.PROTOCOL_VERSION}")
+        if info.proto not in cmd.PROTOCOLS:
+            raise ProtocolError(f"{self.name}: device speaks protocol {info.proto}, the harness "
+                                f"{' and '.join(map(str, cmd.PROTOCOLS))}")
         if info.max_payload < 16:
             raise ProtocolError(f"{self.name}: max_payload {info.max_payload} is too small to be usable")
         self.info = info
+        self.protocol = min(info.proto, self.protocol_cap)
         if self.sizer is None or self.sizer.ceiling != self.max_payload:  # kept across a link opened again
             self.sizer = FrameSizer(self.max_payload)
         return info
+
+    @property
+    def compact(self) -> bool:
+        """Protocol 2 in use: deltas, coded samples, low bits, digests."""
+        if self.info is None:
+            self.identify()
+        return self.protocol >= 2
 
     @property
     def max_payload(self) -> int:
@@ -107,6 +134,54 @@ class DeviceClient(RequestExchange):
         self._in_pieces(count, 4, cmd.RESPONSE_STATUS, send)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
+    def write_delta(self, tensor: int, new: np.ndarray, held: np.ndarray) -> None:
+        """Protocol 2: turn a tensor the device holds as `held` into `new`
+        with WRITE_DELTA blocks of frame_payload (nothing when they are
+        equal). Blocks cover disjoint parts of the tensor, so when the frame
+        size shrinks mid-transfer, what is left is planned again from what
+        the device holds by then. A payload too small for the code makes it
+        a plain write_tensor."""
+        held = delta_code.as_matrix(np.array(held, dtype=np.int64))
+        target = delta_code.as_matrix(np.asarray(new, dtype=np.int64))
+        while True:
+            blocks = delta_code.delta_payloads(tensor, target, held, self.frame_payload)
+            if blocks is None:
+                self.write_tensor(tensor, new)
+                return
+            try:
+                for payload in blocks:
+                    self.request(Command.WRITE_DELTA, payload, splittable=len(payload) > MIN_BLOCK)
+                    block = delta_code.parse_block(payload)[1]
+                    rows, cols = block.rows(), slice(block.col, block.col + block.cols)
+                    held[rows, cols] = target[rows, cols]
+                return
+            except FrameShrunk:
+                continue
+
+    def read_low_bits(self, tensor: int, count: int, bits: int) -> np.ndarray:
+        """Protocol 2: the low `bits` bits of each value of a tensor (int64,
+        0 .. 2**bits - 1), in frames of frame_payload."""
+        parts: list[np.ndarray] = []
+        start = 0
+        while start < count:
+            n = min(count - start, 0xFFFF, max(1, (self.frame_payload - cmd.RESPONSE_STATUS) * 8 // bits))
+            size = cmd.RESPONSE_STATUS + cmd.low_bits_bytes(n, bits)
+            try:
+                body = self.request(Command.READ_LOW_BITS, cmd.encode_read_low_bits(tensor, start, n, bits),
+                                    size=size, splittable=n > 1)
+            except FrameShrunk:
+                continue
+            try:
+                parts.append(bitcode.unpack_low_bits(body, n, bits))
+            except bitcode.CodeError as exc:
+                raise ProtocolError(f"{self.name}: READ_LOW_BITS answer: {exc}") from None
+            start += n
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def digest(self, tensors: Sequence[int]) -> int:
+        """Protocol 2: the device's CRC-64 of the listed tensors (tensor_digest.py)."""
+        return cmd.decode_digest(self.request(Command.DIGEST, cmd.encode_digest(list(tensors))))
+
     def write_model(self, model: Any) -> None:
         """Weights and biases of a tifed_models.Model."""
         for layer, (w, b) in enumerate(zip(model.weights, model.biases)):
@@ -147,6 +222,31 @@ class DeviceClient(RequestExchange):
             raise ConfigError(f"{self.name}: labels must be 0..255")
         if first + x.shape[0] > 0xFFFF:
             raise ConfigError(f"{self.name}: a device buffer holds at most 65535 samples")
+        if self.compact:
+            self._write_coded_samples(x, labels, first)
+            return
+        self._write_records(x, labels, first)
+
+    def _write_coded_samples(self, x: np.ndarray, labels: np.ndarray, first: int) -> None:
+        """Protocol 2: WRITE_SAMPLES_CODED where the code is smaller than the
+        records, in frames of frame_payload; planned again from the first
+        sample not yet sent when the frame size shrinks."""
+        done = 0
+        while done < x.shape[0]:
+            base = done
+            spans = sample_code.payloads(x[base:], labels[base:], self.frame_payload, 1 + x.shape[1], first + base)
+            try:
+                for start, count, payload in spans:
+                    at = base + start
+                    if payload:
+                        self.request(Command.WRITE_SAMPLES_CODED, payload, splittable=count > 1)
+                    else:  # the code does not pay (or fit) here: plain records
+                        self._write_records(x[at : at + count], labels[at : at + count], first + at)
+                    done = at + count
+            except FrameShrunk:
+                continue
+
+    def _write_records(self, x: np.ndarray, labels: np.ndarray, first: int) -> None:
         record = 1 + x.shape[1]
         if cmd.WRITE_SAMPLES_HEADER + record > self.max_payload:
             raise ConfigError(

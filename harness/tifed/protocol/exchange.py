@@ -33,13 +33,12 @@ import dataclasses
 import time
 from typing import Any
 
-from serial.urlhandler.protocol_socket import Serial as SocketPort
-
 from tifed.errors import DeviceError, DeviceGone, ProtocolError
 from tifed.protocol import payloads as cmd
 from tifed.protocol.payloads import Command, Status
 from tifed.protocol.frame_size import FrameSizer
 from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, VERSION, Frame, FrameDecoder, encode_frame
+from tifed.links.reading import read_available
 from tifed.links.transport import LINK_ERRORS
 
 DEFAULT_TIMEOUT = 10.0  # seconds for one answer to an ordinary command
@@ -344,20 +343,7 @@ class RequestExchange:
         self.counters.bytes_received += len(data) - (self._decoder.idle_delimiters - idle)
 
     def _read_available(self) -> bytes:
-        """Everything already received, without blocking. pyserial's socket
-        handlers report in_waiting as 0 or 1, so reading in_waiting bytes
-        would take a frame byte by byte; a read with timeout 0 takes all.
-        Other ports (a tty, rfc2217://, loop://) count their bytes exactly,
-        and setting their timeout reconfigures the port: for RFC2217 a COM
-        port negotiation with the server each time (~0.3 s per read with
-        ser2net), so they are read by count."""
-        if not isinstance(self.port, SocketPort):
-            return self.port.read(getattr(self.port, "in_waiting", 0))
-        self.port.timeout = 0
-        try:
-            return self.port.read(1 << 16)
-        finally:
-            self.port.timeout = POLL_INTERVAL
+        return read_available(self.port, POLL_INTERVAL)
 
     def _gone(self, what: str) -> DeviceGone:
         why = what

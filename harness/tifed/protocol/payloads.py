@@ -2,6 +2,8 @@
 decoders, one small function or dataclass per command. Everything is
 little-endian; a response payload starts with its status byte, which the
 client checks before calling the decoders here (they get the bytes after it).
+Protocol 2's codes (deltas, coded samples, low bits) live in delta_code.py,
+sample_code.py and bitcode.py; this module frames their payloads.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import numpy as np
 
 from tifed.errors import ProtocolError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # the newest this harness speaks; IDENTIFY says what a device speaks
+PROTOCOLS = (1, 2)  # every version this harness speaks (2 adds commands to 1; the frames are the same)
 MAX_LAYERS = 8
 
 
@@ -29,6 +32,11 @@ class Command(enum.IntEnum):
     STATS = 0x09
     RESET = 0x0A
     SESSION = 0x10
+    # protocol 2
+    DIGEST = 0x0B
+    WRITE_DELTA = 0x0C
+    READ_LOW_BITS = 0x0D
+    WRITE_SAMPLES_CODED = 0x0E
 
 
 class Status(enum.IntEnum):
@@ -41,6 +49,7 @@ class Status(enum.IntEnum):
     NO_ROOM = 6
     BAD_STATE = 7
     TOO_LARGE = 8
+    BAD_CODE = 9  # protocol 2: a compact code is truncated, corrupt or has bytes left over
 
 
 def status_name(value: int) -> str:
@@ -54,6 +63,11 @@ class TensorKind(enum.IntEnum):
     WEIGHTS = 0
     BIAS = 1
     FEEDBACK = 2
+
+
+def model_tensor_ids(n_layers: int) -> list[int]:
+    """W_0, b_0, W_1, b_1, ...: the tensors of a model, in DIGEST's order."""
+    return [tensor_id(kind, layer) for layer in range(n_layers) for kind in (TensorKind.WEIGHTS, TensorKind.BIAS)]
 
 
 def tensor_id(kind: TensorKind | int, layer: int) -> int:
@@ -236,3 +250,35 @@ def encode_session(token: int | None) -> bytes:
 def decode_session(payload: bytes) -> int:
     _exact(payload, 4, "SESSION")
     return struct.unpack("<I", payload)[0]
+
+
+# --- protocol 2: DIGEST -----------------------------------------------------------
+
+MAX_DIGEST_TENSORS = 16
+
+
+def encode_digest(tensors: list[int]) -> bytes:
+    if not 1 <= len(tensors) <= MAX_DIGEST_TENSORS:
+        raise ValueError(f"DIGEST takes 1 to {MAX_DIGEST_TENSORS} tensors, not {len(tensors)}")
+    return bytes([len(tensors), *tensors])
+
+
+def decode_digest(payload: bytes) -> int:
+    _exact(payload, 8, "DIGEST")
+    return struct.unpack("<Q", payload)[0]
+
+
+# --- protocol 2: READ_LOW_BITS ------------------------------------------------------
+
+READ_LOW_BITS_HEADER = 1 + 4 + 2 + 1  # tensor, offset, count, bits
+
+
+def encode_read_low_bits(tensor: int, offset: int, count: int, bits: int) -> bytes:
+    if not 1 <= bits <= 32:
+        raise ValueError(f"READ_LOW_BITS takes 1 to 32 bits, not {bits}")
+    return struct.pack("<BIHB", tensor, offset, count, bits)
+
+
+def low_bits_bytes(count: int, bits: int) -> int:
+    """Bytes of a READ_LOW_BITS answer (after the status)."""
+    return -(-count * bits // 8)

@@ -43,6 +43,7 @@ class Update:
     model: tifed_models.Model  # after its pass; layers it does not train are the global model's
     instructions: int | None = None  # its TRAIN counter, where the board has one
     digest: str | None = None  # of the buffer it trained on, where its host loaded the data (Flower)
+    readback: str | None = None  # how the model came back over the link: "digest", "low_bits", "full"
 
 
 class RoundCore:

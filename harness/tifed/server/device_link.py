@@ -1,5 +1,6 @@
 """DeviceLink: the byte link to one device as the server keeps it. It is
-opened through serial_for_url (behind a fault:// injector with --faults),
+opened through serial_for_url (behind a fault:// injector with --faults,
+and paced like a UART with --line-rate: links/line_rate.py),
 and opened again when it breaks: a board that reset, a USB port that
 re-enumerated (/dev/ttyACM0 gone for a second), an emulator started again
 behind the same address. Attempts back off (50 ms doubling to 1 s) within
@@ -14,6 +15,7 @@ from typing import Any, Callable
 from tifed.boards.base import RunningDevice
 from tifed.errors import DeviceError, DeviceGone, LinkError, ProtocolError, one_line
 from tifed.links.faults import FaultSpec, fault_url, sum_fault_counts
+from tifed.links.line_rate import paced
 from tifed.links.transport import LINK_ERRORS, open_link
 
 FIRST_WAIT = 0.05  # seconds before the second attempt to open a broken link
@@ -21,11 +23,13 @@ LONGEST_WAIT = 1.0  # seconds between attempts, at most
 
 
 class DeviceLink:
-    def __init__(self, running: RunningDevice, index: int, faults: FaultSpec | None, rejoin_timeout: float):
+    def __init__(self, running: RunningDevice, index: int, faults: FaultSpec | None, rejoin_timeout: float,
+                 line_rate: int | None = None):
         self.running = running
         self.index = index
         self.faults = faults
         self.rejoin_timeout = rejoin_timeout
+        self.line_rate = line_rate
         self.port: Any = None
         self.opened = 0  # times the link was opened
         self._closed_counts: dict | None = None  # what fault:// injected on links closed since
@@ -38,6 +42,7 @@ class DeviceLink:
         port = open_link(url, **(self.running.kwargs or {}))
         if hasattr(port, "power_switch"):  # fault:// reset: the injector cuts the device's power
             port.power_switch = self.running.power_cycle
+        port = paced(port, self.line_rate)
         self.opened += 1
         self.port = port
         return port

@@ -106,7 +106,8 @@ class Federation:
         fails its setup is dropped."""
         boards = {i: b for i, b in enumerate(self.plan.boards) if i not in self.core.dropped}
         start_workers(boards, dict(enumerate(self.plan.layers)), self.plan.training, self.workers, self.faults,
-                      self.plan.config.recovery.rejoin_timeout)
+                      self.plan.config.recovery.rejoin_timeout,
+                      self.plan.config.link.wire())
         self.core.names = {i: w.name for i, w in self.workers.items()}
         self.core.active = sorted(self.workers)
         futures = {self._pool.submit(self.workers[i].setup): i for i in self.core.active}
@@ -203,9 +204,13 @@ class Federation:
         before = {i: link_totals(self.workers[i]) for i in free}
         g = core.global_model
         sims = [i for i in free if self.workers[i].is_reference]
-        futures = {self._pool.submit(self.workers[i].train_round, g, rnd.buffer, *core.buffer_of(i, rnd)): i
-                   for i in free if i not in sims}
+        # The reference's updates first: a device reads its expected update
+        # by digest once trained, so that computation must never wait behind
+        # the devices for a thread of the pool.
         expected = self._pool.submit(core.expected_updates, rnd, free, sims, g)  # overlaps the devices
+        futures = {self._pool.submit(self.workers[i].train_round, g, rnd.buffer, *core.buffer_of(i, rnd),
+                                     _expected_of(expected, i)): i
+                   for i in free if i not in sims}
         futures.update(self._sim_updates(g, rnd, sims))
         timeout = c.recovery.round_timeout
         received, failed, late = collect_updates(futures, None if timeout is None else t0 + timeout, core.quorum)
@@ -263,3 +268,8 @@ class Federation:
     def _tell(self, message: str) -> None:
         if self.on_event is not None:
             self.on_event(message)
+
+
+def _expected_of(expected: cf.Future, device: int):
+    """The reference's update of `device`, when a worker asks (None without validation)."""
+    return lambda: (expected.result() or {}).get(device)

@@ -19,6 +19,10 @@ feedback stay. Lost (or a device from before SESSION): it is re-provisioned
 (CONFIGURE, feedback seed, model, samples). What happened goes to `events`.
 A device that cannot come back (its process exited by itself), stays away
 past the budget or keeps failing raises, and the federation drops it.
+
+How the model crosses a device's link (deltas and digests with protocol 2)
+is model_link.py's job; `expected`, when the server validates, gives the
+reference's update of the device for a digest-only read-back.
 """
 from __future__ import annotations
 
@@ -38,11 +42,12 @@ from tifed.firmware import build
 from tifed.errors import DeviceError, DeviceGone, DeviceUnusable, NoRoomError, ProtocolError, fold, one_line
 from tifed.config import DEFAULT_REJOIN_TIMEOUT
 from tifed.links.faults import FaultSpec
-from tifed.links.settings import Throughput
+from tifed.links.settings import Throughput, WireOptions
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import TensorKind, tensor_id
 from tifed.rounds.core import Update
 from tifed.server.device_link import DeviceLink
+from tifed.server.model_link import Expected, ModelLink
 from tifed.training.config import TrainingConfig
 
 
@@ -72,8 +77,11 @@ class Worker(abc.ABC):
         """Once, before round 1 (may talk to the device)."""
 
     @abc.abstractmethod
-    def train_round(self, global_model: tifed_models.Model, buffer: int, x: np.ndarray, y: np.ndarray) -> Update:
-        """One pass (epochs=1) over buffer `buffer` = (x, y) from `global_model`."""
+    def train_round(self, global_model: tifed_models.Model, buffer: int, x: np.ndarray, y: np.ndarray,
+                    expected: Expected | None = None) -> Update:
+        """One pass (epochs=1) over buffer `buffer` = (x, y) from `global_model`.
+        `expected()`, where given, is the reference's update for the same
+        (None: not computed), which a device may confirm by digest."""
 
     def wire_bytes(self) -> int:
         return 0
@@ -115,7 +123,7 @@ class ReferenceWorker(Worker):
         super().__init__(index, board, layer, spec)
         self._feedback = tifed_models.feedback_matrices(spec.dims, spec.seed)
 
-    def train_round(self, global_model, buffer, x, y):
+    def train_round(self, global_model, buffer, x, y, expected=None):
         return train_references([self], global_model, [(x, y)])[0]
 
 
@@ -138,15 +146,16 @@ class DeviceWorker(Worker):
     """Firmware behind a RunningDevice (host process, emulator, real board)."""
 
     def __init__(self, index, board, layer, spec, running: RunningDevice, faults: FaultSpec | None = None,
-                 rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT):
+                 rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT, wire: WireOptions | None = None):
         super().__init__(index, board, layer, spec)
         self.running = running
         self.faults = faults  # --faults: the link goes through a fault:// injector
-        self.link_keeper = DeviceLink(running, index, faults, rejoin_timeout)
+        self.wire = wire or WireOptions()
+        self.link_keeper = DeviceLink(running, index, faults, rejoin_timeout, self.wire.line_rate)
         self.client: DeviceClient | None = None
+        self.model_link: ModelLink | None = None  # what the device's W, b are, and how models cross its link
         self._identity: Any = None  # the first IDENTIFY answer
         self._token: int | None = None  # the session token of the last provisioning; None: no SESSION
-        self._held: tifed_models.Model | None = None  # what the device's W, b are now; None: unknown
         self._buffer: int | None = None  # which buffer the device holds
         self._counts_instructions = False
         self._stack_peak = 0
@@ -174,7 +183,9 @@ class DeviceWorker(Worker):
             if self.faults is not None:
                 options.update(self.faults.client_options())
             port = self.link_keeper.open()
-            self.client = DeviceClient(port, name=self.name, device=self.running, **options)
+            self.client = DeviceClient(port, name=self.name, device=self.running, protocol=self.wire.protocol,
+                                       **options)
+            self.model_link = ModelLink(self.client, self.spec, self.wire.full_readback)
             self._identity = self.client.identify()
             self._counts_instructions = self._identity.counter_kind != 0
         self._resilient(self._provision)
@@ -183,11 +194,11 @@ class DeviceWorker(Worker):
         """Model layout and feedback, then a new session token: the device
         holds zeros and no samples."""
         s = self.spec
-        self._token, self._held, self._buffer = None, None, None
+        self._token, self.model_link.held, self._buffer = None, None, None
         self.client.configure(s.dims, s.buffer_len, s.batch)
         self.client.set_feedback_seed(s.seed)
         self._check_feedback()
-        self._held = tifed_models.Model.zeros(s.dims)  # CONFIGURE zeroes every weight and bias
+        self.model_link.reset()  # CONFIGURE zeroes every weight and bias
         token = secrets.randbits(32) or 1  # 0 is what a device holds after power-on
         self._token = token if self.client.session(token) == token else None
 
@@ -208,20 +219,8 @@ class DeviceWorker(Worker):
             raise ProtocolError(f"{self.name}: session token 0x{held or 0:08X}, expected 0x{self._token:08X} "
                                 f"(the device restarted)")
 
-    def _write_changes(self, model: tifed_models.Model) -> None:
-        """Send only the tensors that differ from what the device holds
-        (every tensor when that is unknown)."""
-        held = self._held
-        self._held = None  # unknown until every write is through
-        for layer in range(model.n_layers):
-            if held is None or not np.array_equal(model.weights[layer], held.weights[layer]):
-                self.client.write_tensor(tensor_id(TensorKind.WEIGHTS, layer), model.weights[layer])
-            if held is None or not np.array_equal(model.biases[layer], held.biases[layer]):
-                self.client.write_tensor(tensor_id(TensorKind.BIAS, layer), model.biases[layer])
-        self._held = model.copy()
-
-    def train_round(self, global_model, buffer, x, y):
-        return self._resilient(lambda: self._train_round(global_model, buffer, x, y))
+    def train_round(self, global_model, buffer, x, y, expected=None):
+        return self._resilient(lambda: self._train_round(global_model, buffer, x, y, expected))
 
     def _resilient(self, work):
         """work(), recovered and run again after a failure (at most
@@ -247,7 +246,7 @@ class DeviceWorker(Worker):
         or write the whole model again to one that kept it (its weights may
         have trained already)."""
         why = self._own(failure)
-        self._held = None
+        self.model_link.held = None
         event: dict[str, Any] = {"device": self.index, "detail": why}
         try:
             with self._link_errors():
@@ -288,28 +287,22 @@ class DeviceWorker(Worker):
             return token == self._token
         return False if self.client.stats().arena_used == 0 else None
 
-    def _train_round(self, global_model, buffer, x, y):
+    def _train_round(self, global_model, buffer, x, y, expected):
         s = self.spec
         self._check_session()
         sent = _Transfer(self)
-        self._write_changes(global_model)  # only what changed: round 1 writes nothing
+        self.model_link.send(global_model)  # only what changed: round 1 writes nothing
         if buffer != self._buffer:
             self._buffer = None  # half written, until it is all through
             self.client.write_samples(x, y)
             self._buffer = buffer
         sent.close()
         counter = self.client.train(x.shape[0], s.batch, 1, s.lr_inv, -1 if self.layer is None else self.layer)
-        self._held = None  # trained: no longer the model written
+        self.model_link.held = None  # trained: no longer the model written, until read back
         received = _Transfer(self)
-        trained = global_model.copy()
-        for layer in self.trained_layers:
-            rows, cols = s.dims[layer], s.dims[layer + 1]
-            w = self.client.read_tensor(tensor_id(TensorKind.WEIGHTS, layer), rows * cols)
-            trained.weights[layer] = w.reshape(rows, cols).astype(np.int32)
-            trained.biases[layer] = self.client.read_tensor(tensor_id(TensorKind.BIAS, layer), cols).astype(np.int32)
+        trained, readback = self.model_link.receive(global_model, self.trained_layers, expected)
         received.close()
-        self._held = trained.copy()
-        return Update(trained, int(counter) if self._counts_instructions else None)
+        return Update(trained, int(counter) if self._counts_instructions else None, readback=readback)
 
     def _own(self, exc: BaseException) -> str:
         """The error's one line without our name in front (we add it once)."""
@@ -362,7 +355,7 @@ class DeviceWorker(Worker):
 
 def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None], spec: TrainingConfig,
                   workers: dict[int, Worker], faults: FaultSpec | None = None,
-                  rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT) -> None:
+                  rejoin_timeout: float = DEFAULT_REJOIN_TIMEOUT, wire: WireOptions | None = None) -> None:
     """A worker for every device of `boards` (device id -> its board), put
     into `workers` as each comes, so a failure half way still leaves what
     was started there to stop. Every image is built (if stale) before any
@@ -381,7 +374,7 @@ def start_workers(boards: Mapping[int, Board], layers: Mapping[int, int | None],
             build.ensure_built(board.name, image)
     for group in start_in_groups((d, boards[d]) for ids in by_board.values() for d in ids):
         for d, running in group:
-            workers[d] = DeviceWorker(d, boards[d], layers[d], spec, running, faults, rejoin_timeout)
+            workers[d] = DeviceWorker(d, boards[d], layers[d], spec, running, faults, rejoin_timeout, wire)
 
 
 class _Transfer:
