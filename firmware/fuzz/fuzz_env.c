@@ -33,7 +33,7 @@ void fuzz_check_response(const uint8_t *raw, size_t n)
     size_t m, got = 0;
     FUZZ_CHECK(n >= WIRE_HEADER + 1u + WIRE_CRC && n <= WIRE_RAW_MAX);
     FUZZ_CHECK(raw[0] == TIFED_FRAME_VERSION);
-    FUZZ_CHECK(raw[WIRE_HEADER] <= ST_TOO_LARGE);
+    FUZZ_CHECK(raw[WIRE_HEADER] <= ST_BAD_CODE);
     FUZZ_CHECK(crc16_ccitt_false(raw, n - WIRE_CRC) == get_u16(raw + n - WIRE_CRC));
     m = proto_encode_frame(raw, n, wire);
     FUZZ_CHECK(m <= sizeof wire && wire[m - 1] == 0u);

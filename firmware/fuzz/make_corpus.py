@@ -1,4 +1,5 @@
-"""Write the fuzz targets' seed corpus (corpus/stream/, corpus/requests/).
+"""Write the fuzz targets' seed corpus (corpus/stream/, corpus/requests/,
+corpus/codes/).
 
 Seeds are short, valid protocol sessions built with the harness's own
 encoders (tifed.protocol), so the fuzzer starts from inputs that reach every
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tifed.protocol import delta_code, sample_code
 from tifed.protocol import payloads as cmd
 from tifed.protocol.payloads import Command, TensorKind, tensor_id
 from tifed.protocol.frames import encode_frame, raw_frame
@@ -51,6 +53,38 @@ def session(dims=DIMS, n=N, layer=-1) -> list[tuple[int, bytes]]:
         (Command.READ_TENSOR, cmd.encode_read_tensor(0, 0, 1)),  # BAD_STATE after the reset
     ]
     return steps
+
+
+def protocol2(dims=DIMS, n=N) -> list[tuple[int, bytes]]:
+    """(code, payload) of protocol 2's coded transfers on a configured model."""
+    rng = np.random.default_rng(sum(dims) * 7 + n)
+    steps = []
+    for l in range(len(dims) - 1):
+        for kind, shape in ((TensorKind.WEIGHTS, (dims[l], dims[l + 1])), (TensorKind.BIAS, (dims[l + 1],))):
+            held = np.zeros(shape, dtype=np.int64)
+            new = rng.integers(-3000, 3000, size=shape)
+            if len(shape) == 2 and shape[0] >= 4:
+                new[1:4] = new[0]  # identical rows: a SHARED block
+            for p in delta_code.delta_payloads(tensor_id(kind, l), new, held, 1024):
+                steps.append((Command.WRITE_DELTA, p))
+    x = rng.integers(-128, 128, size=(n, dims[0])).astype(np.int8)
+    x[:, : dims[0] // 2] = -128
+    for _, _, p in sample_code.payloads(x, rng.integers(0, dims[-1], size=n), 1024, 1 + dims[0]):
+        steps.append((Command.WRITE_SAMPLES_CODED, p))
+    ids = cmd.model_tensor_ids(len(dims) - 1)
+    steps.append((Command.DIGEST, cmd.encode_digest(ids)))
+    steps.append((Command.READ_LOW_BITS, cmd.encode_read_low_bits(ids[0], 0, dims[0] * dims[1], 11)))
+    steps.append((Command.READ_LOW_BITS, cmd.encode_read_low_bits(ids[1], 1, dims[1] - 1, 32)))
+    return steps
+
+
+CODES = [Command.DIGEST, Command.WRITE_DELTA, Command.READ_LOW_BITS, Command.WRITE_SAMPLES_CODED]
+CODE_MODELS = [(4, 5, 3), (6, 4), (12, 2), (9, 1, 2)]  # fuzz_codes.c's models, in order
+
+
+def code_records(model: int, steps) -> bytes:
+    """fuzz_codes input: the model's index, then (command index, length, payload) records."""
+    return bytes([model]) + b"".join(struct.pack("<BH", CODES.index(code), len(p)) + p for code, p in steps)
 
 
 def stream(steps, seq0=1) -> bytes:
@@ -93,8 +127,11 @@ def main() -> None:
             "bad_version": records(small[:3], flags=2),
             "no_room": records([(Command.CONFIGURE, too_big)]),
             "unknown": records([(0x42, b"\x00"), (0xFF, b""), (0x81, b"")]),
+            "protocol2": records(small[:3] + protocol2()),
         },
+        "codes": {f"model{i}": code_records(i, protocol2(dims)) for i, dims in enumerate(CODE_MODELS)},
     }
+    seeds["stream"]["protocol2"] = stream(small[:3] + protocol2())
     for target, files in seeds.items():
         folder = HERE / "corpus" / target
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 [ $# -gt 0 ] || set -- -max_total_time=60
 out=build/fuzz
-targets="fuzz_stream fuzz_requests"
+targets="fuzz_stream fuzz_requests fuzz_codes"
 for t in $targets; do
     [ -x "$out/$t" ] || { echo "fuzz/run.sh: $out/$t is missing: run 'make fuzz' first" >&2; exit 2; }
 done

@@ -1,7 +1,9 @@
 """A device written in Python, for testing the harness's client without
 firmware: it speaks PROTOCOL.md over a TCP socket (the client connects with
 socket://), computes with tifed_models, and can misbehave on request (NAK,
-drop, duplicate or corrupt a response, hang up) to exercise the retry logic."""
+drop, duplicate or corrupt a response, hang up) to exercise the retry logic.
+With protocol=2 it also speaks protocol 2 through the harness's reference
+decoders (delta_code, sample_code, bitcode)."""
 from __future__ import annotations
 
 import socket
@@ -12,13 +14,17 @@ import time
 import numpy as np
 
 import tifed_models
+from tifed.protocol import bitcode, delta_code, sample_code
+from tifed.protocol.bitcode import CodeError
 from tifed.protocol.payloads import Command, Status
+from tifed.protocol.tensor_digest import tensors_digest
 from tifed.protocol.frames import NAK_CODE, RESPONSE_BIT, FrameDecoder, encode_frame
 
 
 class FakeDevice:
-    def __init__(self, max_payload: int = 64, arena_bytes: int = 1 << 20):
+    def __init__(self, max_payload: int = 64, arena_bytes: int = 1 << 20, protocol: int = 1):
         self.max_payload = max_payload
+        self.protocol = protocol
         self.arena_bytes = arena_bytes
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -109,7 +115,7 @@ class FakeDevice:
 
     def _execute(self, code: int, p: bytes) -> tuple[int, bytes]:
         if code == Command.IDENTIFY:
-            return Status.OK, struct.pack("<BHIB", 1, self.max_payload, self.arena_bytes, 0) + b"\x04fake\x04fake"
+            return Status.OK, struct.pack("<BHIB", self.protocol, self.max_payload, self.arena_bytes, 0) + b"\x04fake\x04fake"
         if code == Command.SESSION and self.has_session:
             if len(p) == 4:
                 (self.session,) = struct.unpack("<I", p)
@@ -154,4 +160,51 @@ class FakeDevice:
             return Status.OK, pred.astype(np.uint8).tobytes()
         if code == Command.STATS:
             return Status.OK, struct.pack("<5I", 0, 0, 0, 0, 0)
+        if self.protocol >= 2:
+            return self._execute_v2(code, p)
+        return Status.UNKNOWN, b""
+
+    def _tensor(self, tensor: int) -> np.ndarray | None:
+        kind, layer = tensor >> 4, tensor & 15
+        tensors = [self.model.weights, self.model.biases, self.feedback]
+        if kind >= len(tensors) or layer >= len(tensors[kind]):
+            return None
+        return tensors[kind][layer]
+
+    def _execute_v2(self, code: int, p: bytes) -> tuple[int, bytes]:
+        if code == Command.DIGEST:
+            if not p or len(p) != 1 + p[0]:
+                return Status.BAD_LENGTH, b""
+            tensors = [self._tensor(t) for t in p[1:]]
+            if not 1 <= p[0] <= 16 or any(t is None for t in tensors):
+                return Status.BAD_ARGUMENT, b""
+            return Status.OK, struct.pack("<Q", tensors_digest(tensors))
+        if code == Command.WRITE_DELTA:
+            try:
+                tensor, block, body = delta_code.parse_block(p)
+            except CodeError:
+                return Status.BAD_LENGTH, b""
+            target = self._tensor(tensor)
+            if target is None or delta_code.check_block(block, delta_code.as_matrix(target).shape) is not None:
+                return Status.BAD_ARGUMENT, b""
+            try:
+                new = delta_code.decode_block(block, body, target)
+            except CodeError:
+                return Status.BAD_CODE, b""
+            if tensor >> 4 == 2 and (new.min() < -32768 or new.max() > 32767):
+                return Status.BAD_ARGUMENT, b""
+            target.reshape(-1)[:] = new.reshape(-1)  # in place: the model's own array
+            return Status.OK, b""
+        if code == Command.READ_LOW_BITS:
+            tensor, offset, count, bits = struct.unpack("<BIHB", p)
+            flat = self._tensor(tensor).reshape(-1)
+            return Status.OK, bitcode.pack_low_bits(flat[offset : offset + count], bits)
+        if code == Command.WRITE_SAMPLES_CODED:
+            try:
+                first, x, labels = sample_code.decode(p, self._dims[0], self._dims[-1])
+            except CodeError:
+                return Status.BAD_CODE, b""
+            self.x[first : first + len(x)] = x
+            self.labels[first : first + len(x)] = labels
+            return Status.OK, b""
         return Status.UNKNOWN, b""

@@ -57,9 +57,12 @@ class FakeBoard(Board):
 
     family = "fake"
 
-    def __init__(self, name="fake", arena=None, runnable=True, configure=None, max_payload=256, client_options=None):
-        """`client_options` go to every device's DeviceClient (timeout, retries)."""
+    def __init__(self, name="fake", arena=None, runnable=True, configure=None, max_payload=256, client_options=None,
+                 protocol=1):
+        """`client_options` go to every device's DeviceClient (timeout,
+        retries); `protocol` is the version the devices speak."""
         self.client_options = client_options
+        self.protocol = protocol
         self.name = name
         self.arena = arena
         self.runnable = runnable
@@ -79,7 +82,7 @@ class FakeBoard(Board):
         return FirmwareInfo(flash_bytes=1000, ram_bytes=2000)
 
     def start(self, index: int) -> RunningDevice:
-        device = SeededFakeDevice(max_payload=self.max_payload)
+        device = SeededFakeDevice(max_payload=self.max_payload, protocol=self.protocol)
         if self.configure is not None:
             self.configure(index, device)
         running = FakeRunning(device, self.client_options)

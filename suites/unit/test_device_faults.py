@@ -63,15 +63,17 @@ def test_device_killed_mid_round_is_dropped_and_the_run_goes_on(tmp_path, monkey
     assert fed.global_model.equal(replay(fed.plan, doc["rounds"]))
 
 
-@pytest.mark.parametrize("method, when", [("train", "before TRAIN"), ("read_tensor", "after TRAIN")])
+@pytest.mark.parametrize("method, call, protocol", [
+    ("train", 2, None),  # before TRAIN of round 2
+    ("digest", 3, None),  # after TRAIN: round 1 reads its update back by DIGEST, round 2 confirms its download first
+    ("read_tensor", 6, 1),  # protocol 1, after TRAIN: call 1 reads B back at setup, each round w0, b0, w1, b1
+])
 def test_device_reset_mid_round_is_reprovisioned_and_the_round_rerun(tmp_path, monkeypatch, host_image,
-                                                                     method, when):
-    # RESET makes the firmware forget its model and samples, as a power-on
-    # would. In round 2: TRAIN call 2, or READ_TENSOR call 6 (call 1 reads the
-    # feedback matrix back at setup, each round then reads w0, b0, w1, b1).
+                                                                     method, call, protocol):
+    # RESET makes the firmware forget its model and samples, as a power-on would.
     clean, clean_doc = run(tmp_path, "clean", devices=2)
-    once_on(monkeypatch, method, device=1, call=2 if method == "train" else 6, action=lambda c: c.reset())
-    fed, doc = run(tmp_path, "reset", devices=2)
+    once_on(monkeypatch, method, device=1, call=call, action=lambda c: c.reset())
+    fed, doc = run(tmp_path, "reset", devices=2, protocol=protocol)
     assert doc["final"]["complete"] is True and doc["final"]["dropped_devices"] == []
     assert [r["devices_used"] for r in doc["rounds"]] == [[0, 1]] * 4
     events = doc["rounds"][1]["events"]

@@ -10,6 +10,7 @@ import tifed_models
 from tifed.boards.host import HostBoard
 from tifed.errors import DeviceGone, NoRoomError
 from tifed.protocol.client import DeviceClient
+from tifed.protocol.payloads import PROTOCOL_VERSION
 from tifed.links.transport import open_link
 from tifed.server.device_link import DeviceLink
 
@@ -35,7 +36,7 @@ def test_start_identify_stop(started):
     device, client = started
     assert os.path.realpath(device.url).startswith("/dev/pts/")  # a stable name for the pty
     info = client.identify()
-    assert info.proto == 1 and info.board == "host" and info.max_payload >= 16
+    assert info.proto == PROTOCOL_VERSION and info.board == "host" and info.max_payload >= 16
     pid = device.pid
     device.stop()
     device.stop()  # safe twice

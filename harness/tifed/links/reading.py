@@ -24,15 +24,3 @@ def read_available(port: Any, poll: float) -> bytes:
     finally:
         port.timeout = poll
 
-
-def _hint(url: str, exc: Exception) -> str:
-    """ser2net leaves pyserial's modem-control request (DTR/RTS) unanswered
-    when the serial side cannot set those lines (a pty, some adapters)."""
-    if url.startswith("rfc2217://") and "option 'control'" in str(exc) and "ign_set_control" not in url:
-        return " (the RFC2217 server did not confirm DTR/RTS; add ?ign_set_control to the URL)"
-    return ""
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -56,6 +56,23 @@ def out_of_bounds(before: tifed_models.Model, after: tifed_models.Model, layers:
     return None
 
 
+def differences(got: tifed_models.Model, want: tifed_models.Model, layers: Sequence[int], show: int = 3) -> str:
+    """Which values of `got` differ from `want` in `layers`: how many, and
+    the first few with both values ("" when none)."""
+    count, shown = 0, []
+    for l in layers:
+        for kind, a, b in (("W", got.weights[l], want.weights[l]), ("b", got.biases[l], want.biases[l])):
+            where = np.argwhere(np.asarray(a) != np.asarray(b))
+            count += len(where)
+            for idx in where[: max(0, show - len(shown))]:
+                at = tuple(int(i) for i in idx)
+                shown.append(f"{kind}{l}{list(at)} {int(a[at])} (reference {int(b[at])})")
+    if not count:
+        return ""
+    verb = "value differs" if count == 1 else "values differ"
+    return f"{count} {verb}: {', '.join(shown)}{', ...' if count > len(shown) else ''}"
+
+
 def same_layers(a: tifed_models.Model, b: tifed_models.Model, layers: Sequence[int]) -> bool:
     return all(np.array_equal(a.weights[l], b.weights[l]) and np.array_equal(a.biases[l], b.biases[l]) for l in layers)
 
@@ -87,7 +104,8 @@ def judge_updates(before: tifed_models.Model, received: Mapping[int, Any],
             expected = reference.get(i) if reference is not None else None
             if expected is not None and not same_layers(update.model, expected, layers[i]):
                 mismatched.append(i)
-                reason = reason or "differs from the reference's update for the same model and buffer"
+                reason = reason or ("differs from the reference's update for the same model and buffer ("
+                                    + differences(update.model, expected, layers[i]) + ")")
         if reason is None:
             accepted[i] = update
         else:

@@ -213,6 +213,12 @@ class RoundCore:
         }
         if not measure:
             entry["test_accuracy_round"] = self._measured[0]
+        readback: dict[str, list[int]] = {}
+        for d in sorted(received):
+            if received[d].readback is not None:
+                readback.setdefault(received[d].readback, []).append(d)
+        if readback:
+            entry["readback"] = readback  # how each device's model came back: digest, low_bits, full
         if mismatched:
             entry["mismatched_devices"] = mismatched
         if rejected:
