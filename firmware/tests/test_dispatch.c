@@ -19,7 +19,7 @@ static void identify_reports_the_device(void **state)
     response r = req(CMD_IDENTIFY, NULL, 0);
     (void)state;
     assert_int_equal(r.status, ST_OK);
-    assert_int_equal(r.body[0], 1);
+    assert_int_equal(r.body[0], TIFED_PROTO_VERSION); /* protocol 2 */
     assert_int_equal(get_u16(r.body + 1), TIFED_MAX_PAYLOAD);
     assert_int_equal(get_u32(r.body + 3), FIXTURE_ARENA_BYTES);
     assert_int_equal(r.body[7], 1);
@@ -113,7 +113,7 @@ static void duplicate_request_gets_stored_response(void **state)
     /* The same seq with another code is a new request too. */
     r = request(9, CMD_IDENTIFY, NULL, 0);
     assert_int_equal(r.status, ST_OK);
-    assert_int_equal(r.body[0], 1);
+    assert_int_equal(r.body[0], TIFED_PROTO_VERSION);
     /* The same (seq, code) with other bytes is a new request as well (a
      * restarted harness reusing seq numbers): executed, not answered from
      * storage. */
