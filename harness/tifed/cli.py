@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also the accuracy benchmark on MNIST/Fashion-MNIST IDX files in DIR; repeat for more")
     bench.add_argument("--seeds", type=positive, metavar="N", help="feedback seeds per accuracy box")
     bench.add_argument("--only", action="append", metavar="SECTION",
-                       choices=("reference", "firmware", "wire", "fleet", "flower", "accuracy", "reliability"),
-                       help="run only this section (reference, firmware, wire, fleet, flower, accuracy, "
+                       choices=("reference", "firmware", "wire", "fleet", "flower", "line_rate", "accuracy",
+                                "reliability"),
+                       help="run only this section (reference, firmware, wire, fleet, flower, line_rate, accuracy, "
                             "reliability; repeatable); "
                             "the others are kept from an existing DIR/bench.json")
 

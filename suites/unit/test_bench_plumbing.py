@@ -13,7 +13,7 @@ import pytest
 
 import tifed_models
 from tifed.training import datasets
-from tifed.bench import accuracy, report, runner
+from tifed.bench import accuracy, line_rate, report, runner
 from tifed.bench import fleet_scaling as fleet
 from tifed.bench.machine import one_blas_thread
 from tifed.config import RunConfig
@@ -93,16 +93,33 @@ def test_timed_federation_sees_every_train(monkeypatch):
 
 
 def test_wire_row_full_and_single(monkeypatch):
-    patch_boards(monkeypatch, {"fake": FakeBoard(max_payload=1024)})
-    full = fleet.wire_row("fake", "64-8-10", "digits", "full")
-    single = fleet.wire_row("fake", "64-8-10", "digits", "single")
-    for row in (full, single):
+    patch_boards(monkeypatch, {"fake": FakeBoard(max_payload=1024), "fake2": FakeBoard(max_payload=1024, protocol=2)})
+    full = fleet.wire_row(fleet.WireCase("fake", "64-8-10", "digits", "full", buffers=2, devices=4))
+    single = fleet.wire_row(fleet.WireCase("fake", "64-8-10", "digits", "single", buffers=2, devices=4))
+    compact = fleet.wire_row(fleet.WireCase("fake2", "64-8-10", "digits", "full", buffers=2, devices=4))
+    loose = fleet.wire_row(fleet.WireCase("fake2", "64-8-10", "digits", "full", False, buffers=2, devices=4))
+    for row in (full, single, compact, loose):
         assert report._check_object(row, report.CONTRACT["wire"], "row") == []
-        assert row["rounds_measured"] == [6, 7, 8, 9, 10] and row["max_payload"] == 1024
+        assert row["rounds_measured"] == list(range(2, 11)) and row["max_payload"] == 1024
     assert full["raw_int32_bytes"] == 2 * 4 * (64 * 8 + 8 + 8 * 10 + 10)
     # framing (its extra delimiters too), commands, the session check and samples on top of the bare model
     assert 1.0 < full["ratio_to_raw"] < 1.25
     assert single["bytes_per_device_round"] < full["bytes_per_device_round"]
+    assert (full["protocol"], compact["protocol"], loose["validate"]) == (1, 2, False)
+    assert compact["ratio_to_raw"] < loose["ratio_to_raw"] < full["ratio_to_raw"] / 2
+
+
+def test_line_rate_row_projects_a_board_round(monkeypatch):
+    patch_boards(monkeypatch, {"fake2": FakeBoard(max_payload=1024, protocol=2)})
+    firmware = [{"board": "qemu-mps2-an386", "model": "64-32-10", "instructions_per_mac": 3.0,
+                 "instructions_per_sample": 16_000}]
+    row = line_rate.line_row(line_rate.LineCase("64-8-10", "digits", 115200, devices=2, board="fake2"), firmware)
+    assert row["board_train_instructions"] == int(line_rate.macs_per_sample((64, 8, 10)) * 50 * 3.0)
+    assert row["board_train_source"] == "estimated at 3.00 instructions/MAC of 64-32-10"
+    assert row["projected_round_seconds"] == pytest.approx(
+        row["round_seconds"] - row["host_train_seconds"] + row["board_train_instructions"] / 64e6, abs=1e-3)
+    assert row["round_seconds"] >= row["line_seconds_per_device_round"] * 0.99  # the line rate held
+    assert row["v1_round_seconds"] > row["round_seconds"]
 
 
 def test_runner_writes_json_markdown_and_plots(tmp_path):

@@ -20,7 +20,7 @@ from tifed.bench.macs import macs_per_sample, model_name
 from tifed.errors import TifedError, one_line
 
 BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "renode-nrf52840", "renode-stm32f4")
-MODELS = {"784-200-10": "mnist5k", "64-32-10": "digits", "64-16-10": "digits"}
+MODELS = {"784-200-10": "mnist5k", "784-64-10": "mnist5k", "64-32-10": "digits", "64-16-10": "digits"}
 BUFFER, BATCH, EPOCHS, LR_INV, SEED = 50, 25, 1, 2048, 0
 # The paper's buffer of 50 first; a board too small for it (the micro:bit)
 # gets one mini-batch per buffer, recorded in the row.

@@ -1,9 +1,11 @@
 """Wire cost and fleet scaling, measured with real federated runs of the
 harness (server, DeviceClient, devices) through TimedFederation.
 
-Wire: bytes on the link per device and round, in steady state (the rounds
-of the second buffer: the model down, the trained layers up, the buffer's
-samples once per `epochs` rounds), against the same model as bare int32.
+Wire: bytes on the link per device and round (every round but the first,
+which sends no model down: the model down, the update up, each buffer's
+samples once per `epochs` rounds), against the model as bare int32 down and
+the trained layers up; with the paper's K = 8, validation on or off, in the
+protocol the devices speak (2) or in protocol 1 for comparison.
 
 Fleet: round time and server overhead for K devices of one board. Every
 device trains one buffer of 50 samples per round whatever K is, so the
@@ -14,6 +16,7 @@ model every device starts with, so nothing is sent down.
 """
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import tempfile
 
@@ -44,15 +47,19 @@ def repeated(data: datasets.Dataset, n: int) -> datasets.Dataset:
 
 
 def make_plan(board: str, devices: int, out: str, *, model: str, dataset: str, mode: str = "full",
-              buffers: int = 1, validate: bool = True) -> RunPlan:
+              buffers: int | None = 1, validate: bool = True, protocol: int | None = None,
+              line_rate: int | None = None) -> RunPlan:
     """What plan.prepare() builds (the paper's training parameters), but with
-    the training set repeated where the fleet needs more than it holds."""
+    the training set repeated where the fleet needs more than it holds
+    (`buffers` None: every whole buffer of the data set as it is)."""
     config = RunConfig.of(boards=(board,), devices=devices, mode=mode, dataset=dataset, model=model, out=out,
-                          buffers=buffers, validate=validate)
+                          buffers=buffers, validate=validate, protocol=protocol, line_rate=line_rate)
     t = config.training
     dims = check_options(config)
     boards = resolve_boards(config)
-    data = repeated(datasets.load(dataset, t.seed), devices * t.buffer_len * buffers)
+    data = datasets.load(dataset, t.seed)
+    if buffers is not None:
+        data = repeated(data, devices * t.buffer_len * buffers)
     shards = data.shards(devices, t.seed)
     schedule = plan_rounds(shards[0][0].shape[0], t.buffer_len, t.epochs, buffers=buffers)
     return RunPlan(config=config, dims=dims, boards=boards, layers=t.layers(), data=data, shards=shards,
@@ -66,14 +73,26 @@ def run_timed(board: str, devices: int, **kwargs) -> TimedFederation:
     return federation
 
 
-def wire_row(board: str, model: str, dataset: str, mode: str, devices: int = 4) -> dict:
-    """Four devices by default: in single mode of a two-layer model that is
-    two per layer group, so each device's own layer changes in aggregation
-    and goes down again, as in the paper's K = 8 (with one device per group
-    it would not)."""
-    fed = run_timed(board, devices, model=model, dataset=dataset, mode=mode, buffers=2)
+@dataclasses.dataclass(frozen=True)
+class WireCase:
+    board: str
+    model: str
+    dataset: str
+    mode: str
+    validate: bool = True
+    protocol: int | None = None  # None: what the devices speak (2); 1 for the comparison
+    buffers: int | None = None  # None: the whole run
+    devices: int = 8  # the paper's K
+
+
+def wire_row(case: WireCase) -> dict:
+    """Every round but the first (which sends no model down) of a run of
+    `case`: by default the paper's protocol on the whole data set."""
+    devices = case.devices
+    fed = run_timed(case.board, devices, model=case.model, dataset=case.dataset, mode=case.mode,
+                    buffers=case.buffers, validate=case.validate, protocol=case.protocol)
     dims = fed.plan.dims
-    steady = [t for t in fed.timings if t.buffer == 1]
+    steady = fed.timings[1:]
     per_device_round = sum(t.wire_bytes for t in steady) / (len(steady) * devices)
     workers = fed.worker_list()
     raw = statistics.mean(raw_int32_bytes(dims, w.trained_layers) for w in workers)
@@ -84,8 +103,8 @@ def wire_row(board: str, model: str, dataset: str, mode: str, devices: int = 4) 
         "model": model_name(dims),
         "bytes_per_device_round": int(round(per_device_round)),
         "raw_int32_bytes": int(round(raw)),
-        "board": board,
-        "mode": mode,
+        "board": case.board,
+        "mode": case.mode,
         "devices": devices,
         "ratio_to_raw": round(per_device_round / raw, 4),
         "samples_raw_bytes_per_round": round(samples_raw, 1),
@@ -93,6 +112,9 @@ def wire_row(board: str, model: str, dataset: str, mode: str, devices: int = 4) 
         "first_round_bytes_per_device": int(round(fed.timings[0].wire_bytes / devices)),
         "max_payload": clients[0].info.max_payload if clients and clients[0].info else None,
         "rounds_measured": [t.number for t in steady],
+        "dataset": case.dataset,
+        "validate": case.validate,
+        "protocol": clients[0].protocol if clients else None,
     }
 
 
@@ -119,15 +141,17 @@ def fleet_row(board: str, devices: int) -> dict:
 
 
 def measure_wire(cases, log=print) -> tuple[list[dict], list[Skipped]]:
-    """cases: (board, model, dataset, mode) tuples."""
+    """cases: WireCase."""
     rows, skipped = [], []
-    for board, model, dataset, mode in cases:
+    for case in cases:
+        what = (f"{case.board} {case.model} {case.dataset} {case.mode}"
+                f"{'' if case.validate else ' --no-validate'}{'' if case.protocol is None else f' protocol {case.protocol}'}")
         try:
-            row = wire_row(board, model, dataset, mode)
+            row = wire_row(case)
         except TifedError as exc:
-            skipped.append(Skipped("wire", f"{board} {model} {mode}", one_line(exc)))
+            skipped.append(Skipped("wire", what, one_line(exc)))
             continue
-        log(f"  wire {board} {model} {mode}: {row['bytes_per_device_round']:,} B per device-round "
+        log(f"  wire {what}: {row['bytes_per_device_round']:,} B per device-round "
             f"({row['ratio_to_raw']:.3f} x raw int32)")
         rows.append(row)
     return rows, skipped

@@ -60,11 +60,21 @@ DEFINITIONS = """\
   still the devices' zero model, nothing goes down); the value is the
   median over the other rounds of one buffer.
 - **Wire bytes per device-round**: every byte on one device's link (both
-  directions, COBS framing, CRC, commands, answers) in the rounds of the
-  second buffer, divided by rounds and devices: a steady state that includes
-  that buffer's samples once. **Raw int32 bytes**: the global model down
-  and the trained layers up as bare int32 values (4 bytes per weight and
-  bias, no framing, no samples).
+  directions, COBS framing, CRC, commands, answers, the samples once per
+  buffer) in every round but the first (which sends no model down), divided
+  by rounds and devices; by default a whole run of the paper's protocol
+  with K = 8. **Raw int32 bytes**: the global model down and the trained
+  layers up as bare int32 values (4 bytes per weight and bias, no framing,
+  no samples), what protocol 1 moves. Protocol 2 (PROTOCOL.md) sends the
+  model as Rice-coded deltas against what the device holds, the samples as
+  background runs, and reads back a 64-bit digest when validating (the
+  server's own copy of the update is aggregated once the digests match),
+  else the low bits of the trained values.
+- **Line-rate model**: every byte of every link takes 10 bit times (8N1) at
+  the given baud in each direction (`tifed run --line-rate`). The projected
+  round swaps the host's TRAIN time for the TRAIN instructions of the
+  round at 64 MHz; protocol 1's round is computed from its bytes (1.03 x
+  the raw int32 model down and up) at the same rate.
 """
 
 
@@ -134,15 +144,49 @@ def _firmware(rows: list[dict]) -> list[str]:
     return out
 
 
+def _dataset(name: str | None) -> str:
+    return "–" if not name else name.rsplit("/", 1)[-1] if name.startswith("idx:") else name
+
+
+def _rounds(numbers: list[int] | None) -> str:
+    return "–" if not numbers else f"{numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+
+
 def _wire(rows: list[dict]) -> list[str]:
     if not rows:
         return ["## Wire cost", "", "not measured"]
-    body = [[r["model"], r.get("mode", "full"), r.get("board", ""), _n(r.get("devices")), _n(r["bytes_per_device_round"]),
-             _n(r["raw_int32_bytes"]), f"{r.get('ratio_to_raw', 0):.3f}", _n(r.get("samples_raw_bytes_per_round")),
-             f"{r.get('ratio_to_raw_with_samples', 0):.3f}", _n(r.get("max_payload"))] for r in rows]
+    body = [[r["model"], _dataset(r.get("dataset")), r.get("mode", "full"), _n(r.get("validate", True)),
+             _n(r.get("protocol", 1)), r.get("board", ""), _n(r.get("devices")), _rounds(r.get("rounds_measured")),
+             _n(r["bytes_per_device_round"]), _n(r["raw_int32_bytes"]), f"{r.get('ratio_to_raw', 0):.4f}",
+             _n(r.get("samples_raw_bytes_per_round")), _n(r.get("max_payload"))] for r in rows]
     return ["## Wire cost per device and round", "",
-            table(["model", "mode", "board", "devices", "bytes/device-round", "raw int32 B", "ratio",
-                   "samples B/round", "ratio incl. samples", "max_payload"], body, "lll" + "r" * 7)]
+            "The ratio is the issue-14 yardstick: all bytes of a device-round (samples and framing included) "
+            "against the raw int32 model down and the trained layers up.", "",
+            table(["model", "data", "mode", "validate", "protocol", "board", "devices", "rounds",
+                   "bytes/device-round", "raw int32 B", "ratio", "raw samples B/round", "max_payload"], body,
+                  "llllrl" + "r" * 7)]
+
+
+def _line_rate(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["## Round time at a UART's line rate", "", "not measured"]
+    body = [[r["model"], _dataset(r["dataset"]), f"{r['baud']:,}", _n(r["devices"]), _rounds(r.get("rounds_measured")),
+             _n(r["wire_bytes_per_device_round"]), f"{r['round_seconds']:.3f}", f"{r['host_train_seconds']:.3f}",
+             "–" if r.get("board_train_seconds") is None else f"{r['board_train_seconds']:.3f}",
+             "–" if r.get("projected_round_seconds") is None else f"{r['projected_round_seconds']:.3f}",
+             "–" if r.get("projected_run_hours") is None else f"{r['projected_run_hours']:.2f}",
+             f"{r['v1_round_seconds']:.2f}", f"{r['v1_run_hours']:.1f}"] for r in rows]
+    sources = sorted({f"{r['model']}: {r.get('board_train_source')}" for r in rows})
+    return ["## Round time at a UART's line rate (physical boards)", "",
+            "Host devices behind the line-rate model (`--line-rate`), K = 8, full mode, validation on, "
+            "protocol 2; the median of the measured rounds. Projected: the measured round with the host's "
+            "TRAIN time replaced by the board's (TRAIN instructions of the round at 64 MHz; "
+            + "; ".join(sources) + "), and the paper's 750-round run at that round time (the rounds measured "
+            "are early ones, when the model changes most: an upper bound). Protocol 1: the raw int32 model "
+            "down and up at the same rate, computed.", "",
+            table(["model", "data", "baud", "devices", "rounds", "wire B/device-round", "round s (measured)",
+                   "host TRAIN s", "board TRAIN s", "round s (projected)", "750 rounds, h", "protocol 1 round s",
+                   "protocol 1, 750 rounds, h"], body, "ll" + "r" * 11)]
 
 
 def _fleet(rows: list[dict]) -> list[str]:
@@ -305,7 +349,8 @@ def render(doc: dict, plots: list[str] | None = None) -> str:
                 table(["target", "goal", "measured", "met", "note"],
                       [[t["target"], t["goal"], _n(t["value"]), _n(t["met"]), t.get("note", "")] for t in tg], "llrll"), ""]
     for part in (_reference(doc.get("reference")), _firmware(doc.get("firmware", [])), _wire(doc.get("wire", [])),
-                 _fleet(doc.get("fleet", [])) + _flower(doc.get("flower", [])), _accuracy(doc.get("accuracy", [])),
+                 _fleet(doc.get("fleet", [])) + _flower(doc.get("flower", [])), _line_rate(doc.get("line_rate", [])),
+                 _accuracy(doc.get("accuracy", [])),
                  _reliability(doc.get("reliability", []))):
         out += part + [""]
     if doc.get("skipped"):

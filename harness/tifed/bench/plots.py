@@ -102,18 +102,50 @@ def wire(doc: dict, out: Path) -> str | None:
     rows = doc.get("wire") or []
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    labels = [f"{r['model']}\n{r.get('mode', '')}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(rows)), 4.2))
+    labels = [f"{r['model']}\n{_dataset(r.get('dataset', ''))}\n{r.get('mode', '')}"
+              f"{'' if r.get('validate', True) else ', no-val.'}{' v1' if r.get('protocol', 1) == 1 else ''}"
+              for r in rows]
     xs = range(len(rows))
     bars = ax.bar([x - 0.2 for x in xs], [r["bytes_per_device_round"] for r in rows], 0.4, label="on the wire")
     ax.bar_label(bars, labels=[f"{r['bytes_per_device_round'] / r['raw_int32_bytes']:.3f}x" for r in rows], fontsize=8)
     ax.bar([x + 0.2 for x in xs], [r["raw_int32_bytes"] for r in rows], 0.4, label="raw int32 model", color="0.6")
-    ax.set_xticks(list(xs), labels)
+    ax.set_xticks(list(xs), labels, fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("bytes per device and round")
     ax.legend()
     ax.set_title("wire cost vs the bare int32 model")
     return _save(fig, out / "wire.png")
+
+
+def _dataset(name: str) -> str:
+    return Path(name[4:]).name if name.startswith("idx:") else name
+
+
+def line_rate(doc: dict, out: Path) -> str | None:
+    rows = doc.get("line_rate") or []
+    if not rows:
+        return None
+    bauds = sorted({r["baud"] for r in rows})
+    models = list(dict.fromkeys((r["model"], r["dataset"]) for r in rows))
+    fig, axes = plt.subplots(1, len(bauds), figsize=(5.5 * len(bauds), 4), squeeze=False)
+    for ax, baud in zip(axes[0], bauds):
+        rs = [next((r for r in rows if (r["model"], r["dataset"]) == m and r["baud"] == baud), None) for m in models]
+        xs = range(len(models))
+        v1 = [r["v1_round_seconds"] if r else 0 for r in rs]
+        v2 = [(r["projected_round_seconds"] or r["round_seconds"]) if r else 0 for r in rs]
+        b1 = ax.bar([x - 0.2 for x in xs], v1, 0.4, color="0.6", label="protocol 1 (raw int32, computed)")
+        b2 = ax.bar([x + 0.2 for x in xs], v2, 0.4, color="tab:blue", label="protocol 2 (measured, board training)")
+        ax.bar_label(b1, labels=[f"{v:.3g} s" for v in v1], fontsize=7)
+        ax.bar_label(b2, labels=[f"{v:.3g} s" for v in v2], fontsize=7)
+        ax.set_xticks(list(xs), [f"{m}\n{_dataset(d)}" for m, d in models], fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("seconds per round (K = 8)")
+        ax.set_title(f"{baud:,} baud (8N1)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("round time of physical boards behind a UART: the line-rate model")
+    return _save(fig, out / "line_rate.png")
 
 
 def fleet(doc: dict, out: Path) -> str | None:
@@ -196,5 +228,6 @@ def accuracy(doc: dict, out: Path) -> list[str]:
 
 
 def write_all(doc: dict, out: Path) -> list[str]:
-    names = [reference(doc, out), firmware(doc, out), memory(doc, out), wire(doc, out), fleet(doc, out)]
+    names = [reference(doc, out), firmware(doc, out), memory(doc, out), wire(doc, out), fleet(doc, out),
+             line_rate(doc, out)]
     return [n for n in names if n] + accuracy(doc, out)

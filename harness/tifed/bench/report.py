@@ -21,6 +21,13 @@ TARGET_SAMPLES_PER_SECOND = 5000
 TARGET_SPEEDUP = 50
 TARGET_INSTRUCTIONS_PER_MAC = 3.0
 TARGET_BOARD, TARGET_MODEL = "qemu-mps2-an386", "784-200-10"
+# Issue 14: wire bytes per device-round against the raw int32 model down and
+# the trained layers up, and the fleet's server overhead.
+WIRE_TARGETS = (  # (model, data set, validate, goal)
+    ("784-200-10", "mnist5k", True, 1 / 8), ("784-200-10", "mnist5k", False, 1 / 3),
+    ("64-32-10", "digits", True, 1 / 4), ("64-32-10", "digits", False, 0.45),
+)
+FLEET_TARGET = ("qemu-mps2-an386", 8, 0.5)  # board, devices, largest server overhead fraction
 
 CONTRACT = {
     "machine": {"cpu": str, "cores": int, "python": str, "numpy": str},
@@ -91,6 +98,30 @@ def targets(doc: dict) -> list[dict]:
     def row(name, goal, value, met, note=""):
         return {"target": name, "goal": goal, "value": value, "met": met, "note": note}
 
+    return [*_speed_targets(row, ref, sps, speedup, ipm), *_wire_targets(row, doc)]
+
+
+def _wire_targets(row, doc: dict) -> list[dict]:
+    out = []
+    for model, dataset, validate, goal in WIRE_TARGETS:
+        rows = [r for r in doc.get("wire", []) if r["model"] == model and r.get("dataset") == dataset
+                and r.get("validate", True) == validate and r.get("protocol", 1) >= 2]
+        worst = max((r["ratio_to_raw"] for r in rows), default=None)
+        note = ", ".join(f"{r['mode']} {r['ratio_to_raw']:.4f}" for r in rows)
+        out.append(row(f"wire {model} {dataset}, {'validation on' if validate else '--no-validate'}: bytes per "
+                       "device-round / raw int32 model down + up", f"<= {goal:.3g}",
+                       None if worst is None else round(worst, 4), None if worst is None else worst <= goal, note))
+    board, devices, goal = FLEET_TARGET
+    fleet = next((r for r in doc.get("fleet", []) if r["board"] == board and r["devices"] == devices), None)
+    frac = fleet["server_overhead_fraction"] if fleet else None
+    out.append(row(f"fleet {devices} x {board}, server overhead fraction", f"< {goal:.0%}", frac,
+                   None if frac is None else frac < goal,
+                   "" if fleet is None else f"round {fleet['round_seconds']:.3f} s, training "
+                                            f"{fleet.get('train_seconds')} s of it"))
+    return out
+
+
+def _speed_targets(row, ref, sps, speedup, ipm) -> list[dict]:
     return [
         row(f"reference {TARGET_MODEL} samples/s, one core", f">= {TARGET_SAMPLES_PER_SECOND:,}", sps,
             None if sps is None else sps >= TARGET_SAMPLES_PER_SECOND,
@@ -105,7 +136,7 @@ def targets(doc: dict) -> list[dict]:
 
 def build_document(machine: dict, reference: dict | None, firmware: list, wire: list, fleet: list, *,
                    accuracy: list | None = None, flower: list | None = None, skipped: list | None = None,
-                   run: dict | None = None, reliability: list | None = None) -> dict:
+                   run: dict | None = None, reliability: list | None = None, line_rate: list | None = None) -> dict:
     doc = {
         "schema": SCHEMA,
         "machine": machine,
@@ -114,6 +145,7 @@ def build_document(machine: dict, reference: dict | None, firmware: list, wire: 
         "wire": wire,
         "fleet": fleet,
         "flower": flower or [],
+        "line_rate": line_rate or [],
         "accuracy": accuracy or [],
         "reliability": reliability or [],
         "skipped": skipped or [],
@@ -126,7 +158,7 @@ def build_document(machine: dict, reference: dict | None, firmware: list, wire: 
 def merge(old: dict, new: dict, sections) -> dict:
     """`new` with the sections not re-measured (`tifed bench --only`) kept from `old`."""
     out = dict(new)
-    for key in ("reference", "firmware", "wire", "fleet", "flower", "accuracy", "reliability"):
+    for key in ("reference", "firmware", "wire", "fleet", "flower", "line_rate", "accuracy", "reliability"):
         if key not in sections and key in old:
             out[key] = old[key]
     kept = [s for s in old.get("skipped", []) if s.get("section") not in sections]

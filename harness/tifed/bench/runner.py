@@ -14,14 +14,16 @@ import subprocess
 import time
 from pathlib import Path
 
-from tifed.bench import accuracy, firmware, machine, markdown, plots, reference, reliability, report
+from tifed.bench import accuracy, firmware, line_rate, machine, markdown, plots, reference, reliability, report
 
 from tifed.bench import fleet_scaling as fleet
 from tifed.bench import flower_rounds
+from tifed.bench.fleet_scaling import WireCase
+from tifed.bench.line_rate import FASHION, LineCase
 from tifed.errors import ConfigError
 from tifed.training import datasets
 
-SECTIONS = ("reference", "firmware", "wire", "fleet", "flower", "accuracy", "reliability")
+SECTIONS = ("reference", "firmware", "wire", "fleet", "flower", "line_rate", "accuracy", "reliability")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,9 +33,15 @@ class Plan:
     firmware_boards: tuple[str, ...] = firmware.BOARDS
     firmware_models: tuple[str, ...] = tuple(firmware.MODELS)
     firmware_trained: bool = True
-    wire_cases: tuple[tuple[str, str, str, str], ...] = (
-        ("host", "64-32-10", "digits", "full"), ("host", "64-32-10", "digits", "single"),
-        ("host", "784-200-10", "mnist5k", "full"), ("host", "784-200-10", "mnist5k", "single"),
+    # The paper's K = 8 on whole runs (digits: 15 rounds, mnist5k: 50), with
+    # validation and without; protocol 1 once per model, for comparison;
+    # Fashion-MNIST's first two buffers.
+    wire_cases: tuple[WireCase, ...] = (
+        *(WireCase("host", m, d, mode, validate) for m, d in (("64-32-10", "digits"), ("784-200-10", "mnist5k"))
+          for validate in (True, False) for mode in ("full", "single")),
+        WireCase("host", "64-32-10", "digits", "full", protocol=1, buffers=2),
+        WireCase("host", "784-200-10", "mnist5k", "full", protocol=1, buffers=2),
+        WireCase("host", "784-200-10", FASHION, "full", buffers=2),
     )
     fleet_sizes: tuple[tuple[str, tuple[int, ...]], ...] = (
         ("qemu-mps2-an386", (1, 2, 4, 8)), ("renode-nrf52840", (1, 2, 4, 8)), ("renode-stm32f4", (1, 4)),
@@ -41,6 +49,9 @@ class Plan:
     )
     # (board, nodes, boards per node, buffers): `tifed serve` + `tifed node`s against `tifed run`
     flower_cases: tuple[tuple[str, int, int, int], ...] = (("host", 2, 2, 2), ("qemu-mps2-an386", 2, 1, 2))
+    line_cases: tuple[LineCase, ...] = tuple(
+        LineCase(m, d, baud) for m, d in (("64-32-10", "digits"), ("784-64-10", FASHION), ("784-200-10", FASHION))
+        for baud in (115200, 1_000_000))
     # (data set, seeds, buffers per shard: None = all, the paper's protocol)
     accuracy_sets: tuple[tuple[str, int, int | None], ...] = (
         ("fashion-mnist", 10, None), ("digits", 20, None), ("mnist5k", 10, None))
@@ -53,7 +64,9 @@ class Plan:
 FULL = Plan()
 QUICK = Plan(
     firmware_trained=False,
-    wire_cases=(("host", "64-32-10", "digits", "full"), ("host", "64-32-10", "digits", "single")),
+    wire_cases=(WireCase("host", "64-32-10", "digits", "full"), WireCase("host", "64-32-10", "digits", "single"),
+                WireCase("host", "64-32-10", "digits", "full", validate=False)),
+    line_cases=(LineCase("64-32-10", "digits", 1_000_000),),
     fleet_sizes=(("qemu-mps2-an386", (1, 2)), ("host", (1, 8, 32))),
     flower_cases=(("host", 2, 1, 1),),  # ~1 minute where Flower is installed; CI's bench env has none: skipped
     # Fashion-MNIST in CI: 3 seeds per cell of a shortened protocol, the first
@@ -118,7 +131,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
     started = time.monotonic()
     stamp = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     info = machine.machine_info()
-    ref, fw_rows, wire_rows, fleet_rows, flower_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], [], []
+    ref, fw_rows, wire_rows, fleet_rows, flower_rows, line_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], [], [], []
     with machine.one_blas_thread() as threads:
         if "reference" in sections:
             log("reference throughput")
@@ -139,6 +152,11 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
         if "flower" in sections:
             log("fleet over Flower (tifed serve + tifed node on 127.0.0.1) against tifed run")
             flower_rows, sk = flower_rounds.measure_flower(plan.flower_cases, log=log)
+            skipped += sk
+        if "line_rate" in sections:
+            log("round times at a UART's line rate")
+            known_fw = fw_rows or (report.load(out / "bench.json") or {}).get("firmware") or []
+            line_rows, sk = line_rate.measure(plan.line_cases, known_fw, log=log)
             skipped += sk
         if "accuracy" in sections:
             log("accuracy, paper protocol, sim")
@@ -161,8 +179,7 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
         "idx": idx_names, "seeds_option": seeds,
     }
     info["load_average_end"] = machine.load_average()
-    doc = report.build_document(info, ref, fw_rows, wire_rows, fleet_rows, accuracy=acc_rows, flower=flower_rows,
-                                skipped=[s.as_dict() for s in skipped], run=run_info, reliability=rel_rows)
+    ref, fw_rows, wire_rows, fleet_rows, flower_rows, line_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], [], [], []
     if only:
         old = report.load(out / "bench.json")
         if old is not None and not report.check_document(old):
