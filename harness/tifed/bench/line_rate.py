@@ -102,8 +102,9 @@ def measure(cases, firmware_rows: list[dict], log=print) -> tuple[list[dict], li
         except TifedError as exc:
             skipped.append(Skipped("line_rate", what, one_line(exc)))
             continue
-        log(f"  line rate {what}: {row['round_seconds']:.2f} s per round measured, "
-            f"{row['projected_round_seconds']} s projected on a {BOARD_HZ // 1_000_000} MHz board "
-            f"(protocol 1: {row['v1_round_seconds']:.1f} s)")
+        projected = row["projected_round_seconds"]
+        log(f"  line rate {what}: {row['round_seconds']:.2f} s per round measured"
+            + ("" if projected is None else f", {projected:.2f} s on a {BOARD_HZ // 1_000_000} MHz board")
+            + f" (protocol 1: {row['v1_round_seconds']:.1f} s)")
         rows.append(row)
     return rows, skipped

@@ -6,7 +6,9 @@ node; the server checks a digest of every buffer), starts the devices with
 the board plug-ins (tifed.boards) and drives each through the same Worker as
 `tifed run` (server/workers.py: DeviceWorker over DeviceClient, or
 ReferenceWorker for `sim`, started by the same start_workers). The serial link stays between this host and its
-boards: only int32 tensors cross the network.
+boards: only int32 tensors cross the network. A node does not validate (the
+server does), so boards that speak protocol 2 send their updates back as low
+bits checked by digest (server/model_link.py).
 
 Nothing here imports Flower: client_app.py turns messages into calls.
 """
@@ -26,6 +28,7 @@ from tifed.config import RunConfig
 from tifed.errors import ConfigError, TifedError, one_line
 from tifed.firmware import build
 from tifed.flower.options import training_from_json
+from tifed.links.settings import WireOptions
 from tifed.plan import apply_fleet, prepare, resolve_boards
 from tifed.rounds.digest import buffer_digest
 from tifed.server.link_tally import link_delta, link_totals
@@ -47,6 +50,7 @@ class NodeSpec:
     baud: int | None = None
     timeout: float | None = None
     chunk: int | None = None
+    wire: WireOptions = WireOptions()  # --protocol, --full-readback, --line-rate for every board here
 
     def run_config(self) -> RunConfig:
         """This node's boards as a RunConfig over its own devices (the
@@ -127,7 +131,8 @@ class BoardHost:
         self._layers = {d: plan.layers[d] for d in self.device_ids}
         self._shards = {d: plan.shards[d] for d in self.device_ids}
         self.run_id = run_id
-        start_workers(dict(zip(self.device_ids, self.boards)), self._layers, training, self.workers)
+        start_workers(dict(zip(self.device_ids, self.boards)), self._layers, training, self.workers,
+                      wire=self.spec.wire)
         self._each(list(self.workers.values()), lambda w: w.setup())
         self._each(list(self.workers.values()), lambda w: w.refresh_stats())
 

@@ -21,7 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 from tifed.cli_args import (EXIT_ERROR, EXIT_NOT_BITEXACT, EXIT_OK, add_link_options, add_recovery_options,
-                            add_training_options, natural, positive, seconds)
+                            add_training_options, add_wire_options, natural, positive, seconds)
+from tifed.links.settings import WireOptions
 from tifed.config import RunConfig
 from tifed.errors import ConfigError, TifedError
 from tifed.flower.options import FederationOptions
@@ -84,6 +85,7 @@ def add_parsers(sub) -> None:
     node.add_argument("--runtime-port", type=positive, metavar="PORT",
                       help="local port of the SuperNode's Runtime API (default: a free one)")
     add_link_options(node)
+    add_wire_options(node)
 
 
 # --- tifed serve --------------------------------------------------------------
@@ -290,7 +292,9 @@ def node(args) -> int:
 
     waits.check_loop()  # the Flower series, and the SuperNode loop that supernode.py paces
     host = BoardHost(NodeSpec(boards=tuple(args.board), devices=args.devices, offset=args.device_offset,
-                              fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk),
+                              fleet=args.fleet, baud=args.baud, timeout=args.timeout, chunk=args.chunk,
+                              wire=WireOptions(protocol=args.protocol, full_readback=args.full_readback,
+                                               line_rate=args.line_rate)),
                      say=lambda line: print(f"tifed node: {line}", flush=True))
     try:
         return _serve_node(args, host, client_app, runtime, processes, supernode)
