@@ -17,16 +17,14 @@ from tifed.protocol.payloads import WRITE_SAMPLES_HEADER
 from tifed.server.federation import Federation
 
 from fake_fleet import FakeBoard, patch_boards
+from federated_run import run_federation
 from replay import replay
 
 BASE = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=6)
 
 
 def run(tmp_path, name, **changes):
-    config = BASE.replace(out=str(tmp_path / name), **changes)
-    fed = Federation(prepare(config))
-    fed.run()
-    return fed, json.loads((tmp_path / name / "results.json").read_text())
+    return run_federation(BASE, tmp_path, name, **changes)
 
 
 @pytest.mark.parametrize("mode", ["full", "single"])

@@ -6,7 +6,6 @@ whose update differs (caught by digest, read whole, the differing values
 named), a step beyond the learnt bits, and a download that does not land."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -14,26 +13,22 @@ import pytest
 import tifed_models
 from tifed.config import RunConfig
 from tifed.errors import ProtocolError
-from tifed.plan import prepare
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import Command
 from tifed.protocol.tensor_digest import model_digest
-from tifed.server.federation import Federation
 from tifed.server.model_link import READ_DIGEST, READ_FULL, READ_LOW_BITS, ModelLink
 from tifed.links.transport import open_link
 from tifed.training.config import TrainingConfig
 
 from fake_fleet import FakeBoard, SeededFakeDevice, patch_boards
+from federated_run import run_federation
 from replay import replay
 
 BASE = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", model="64-32-10", out="", rounds=6)
 
 
 def run(tmp_path, name, **changes):
-    config = BASE.replace(out=str(tmp_path / name), **changes)
-    fed = Federation(prepare(config))
-    fed.run()
-    return fed, json.loads((tmp_path / name / "results.json").read_text())
+    return run_federation(BASE, tmp_path, name, **changes)
 
 
 @pytest.mark.parametrize("mode", ["full", "single"])

@@ -6,7 +6,6 @@ with the reference in every mode, mixed with protocol 1 devices
 (firmware/boards/host-v1) and through a faulty link."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -17,12 +16,11 @@ from tifed.boards.host import HostBoard, HostDevice
 from tifed.config import RunConfig
 from tifed.firmware import build
 from tifed.links.transport import open_link
-from tifed.plan import prepare
 from tifed.protocol import bitcode, delta_code, sample_code
 from tifed.protocol.client import DeviceClient
 from tifed.protocol.payloads import Command, Status, TensorKind, model_tensor_ids, tensor_id
 from tifed.protocol.tensor_digest import model_digest, tensors_digest
-from tifed.server.federation import Federation
+from federated_run import run_federation
 from tifed.server.model_link import READ_DIGEST, READ_FULL, READ_LOW_BITS
 
 DIMS = (20, 12, 5)
@@ -138,10 +136,7 @@ BASE = RunConfig.of(boards=("sim",), devices=2, mode="full", dataset="digits", m
 
 
 def run(tmp_path, name, **changes):
-    config = BASE.replace(out=str(tmp_path / name), **changes)
-    fed = Federation(prepare(config))
-    fed.run()
-    return fed, json.loads((tmp_path / name / "results.json").read_text())
+    return run_federation(BASE, tmp_path, name, **changes)
 
 
 @pytest.mark.parametrize("mode", ["full", "single"])

@@ -6,9 +6,11 @@ node; the server checks a digest of every buffer), starts the devices with
 the board plug-ins (tifed.boards) and drives each through the same Worker as
 `tifed run` (server/workers.py: DeviceWorker over DeviceClient, or
 ReferenceWorker for `sim`, started by the same start_workers). The serial link stays between this host and its
-boards: only int32 tensors cross the network. A node does not validate (the
-server does), so boards that speak protocol 2 send their updates back as low
-bits checked by digest (server/model_link.py).
+boards: only int32 tensors cross the network. The node computes each
+device's update with the reference too (it has the model and the data), so
+a board that speaks protocol 2 sends back only a digest of its update, as
+with `tifed run` (server/model_link.py); the server still validates what the
+node returns.
 
 Nothing here imports Flower: client_app.py turns messages into calls.
 """
@@ -32,7 +34,7 @@ from tifed.links.settings import WireOptions
 from tifed.plan import apply_fleet, prepare, resolve_boards
 from tifed.rounds.digest import buffer_digest
 from tifed.server.link_tally import link_delta, link_totals
-from tifed.server.workers import Worker, start_workers
+from tifed.server.workers import ReferenceWorker, Worker, start_workers
 from tifed.training.config import TrainingConfig
 from tifed.training.schedule import Round
 
@@ -152,7 +154,9 @@ class BoardHost:
             w = self.workers[d]
             x, y = rnd.take(self._shards[d], self.training.buffer_len)
             before, t0 = link_totals(w), time.monotonic()
-            update = w.train_round(model, rnd.buffer, x, y)
+            reference = ReferenceWorker(d, w.board, self._layers[d], self.training)
+            update = w.train_round(model, rnd.buffer, x, y,
+                                   expected=lambda: reference.train_round(model, rnd.buffer, x, y).model)
             link = link_delta({d: w}, {d: before})
             return {"model": update.model, "instructions": update.instructions,
                     "wire_bytes": link.pop("wire_bytes"), "seconds": round(time.monotonic() - t0, 4),
