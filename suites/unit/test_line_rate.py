@@ -12,7 +12,7 @@ import pytest
 
 from tifed.config import RunConfig
 from tifed.errors import ConfigError
-from tifed.links.line_rate import PacedLink, UartLine
+from tifed.links.line_rate import PacedLink, UartLine, paced
 from tifed.links.transport import open_link
 from tifed.plan import prepare
 from tifed.server.federation import Federation
@@ -32,7 +32,7 @@ def test_a_line_carries_one_byte_per_ten_bit_times():
 
 def test_bytes_take_their_line_time_both_ways():
     baud, n = 200_000, 2000  # 0.1 s each way
-    link = open_link("loop://", line_rate=baud)
+    link = paced(open_link("loop://"), baud)
     assert isinstance(link, PacedLink)
     try:
         link.timeout = 2.0
