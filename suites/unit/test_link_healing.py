@@ -60,10 +60,10 @@ def test_a_noisy_line_with_default_options_ends_bitexact(tmp_path, clean, faults
 
 
 def test_a_power_cycled_board_rejoins_and_its_round_is_redone(tmp_path, clean):
-    # Each device is power-cycled after every 60th request on its link: the
-    # process is killed (RAM and pty gone) and started again behind the same
-    # name half a second later.
-    fed, doc = run(tmp_path, "reset", faults="reset=60,seed=1")
+    # Each device is power-cycled after every 35th request on its link (a
+    # device asks ~10 a round in protocol 2): the process is killed (RAM and
+    # pty gone) and started again behind the same name half a second later.
+    fed, doc = run(tmp_path, "reset", faults="reset=35,seed=1")
     assert_healed(fed, doc, clean)
     events = [e for r in doc["rounds"] for e in r["events"]]
     assert events and {e["event"] for e in events} == {"reset"}
@@ -78,7 +78,7 @@ def test_a_link_that_hangs_up_finds_the_device_holding_its_state(tmp_path, clean
     # The link closes (a cable pulled) but the firmware keeps running: its
     # session token is still there, so it is not re-provisioned, only given
     # the model again (its weights may have trained already).
-    fed, doc = run(tmp_path, "hangup", faults="hangup=45,seed=1")
+    fed, doc = run(tmp_path, "hangup", faults="hangup=25,seed=1")
     assert_healed(fed, doc, clean)
     events = [e for r in doc["rounds"] for e in r["events"]]
     assert events and {e["event"] for e in events} == {"link"}

@@ -287,7 +287,7 @@ def test_a_power_cycled_renode_machine_rejoins_and_the_run_is_bitexact(host_imag
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from tifed.cli import main; sys.exit(main())", "run",
          "--board", "renode-nrf52840", "--board", "renode-stm32f4", "--devices", "2", "--mode", "full",
-         "--dataset", "digits", "--model", "64-8-10", "--rounds", "4", "--faults", "reset=40,seed=1",
+         "--dataset", "digits", "--model", "64-8-10", "--rounds", "4", "--faults", "reset=22,seed=1",
          "--out", str(out)],
         capture_output=True, text=True, timeout=600, env=env,
     )
