@@ -33,8 +33,6 @@ from tifed.flower.processes import free_port  # noqa: E402
 from tifed.flower.supernode import MESSAGE_STORED  # noqa: E402
 from tifed.server.federation import Federation  # noqa: E402
 
-from flower_fakes import assert_same_wire_bytes  # noqa: E402
-
 pytestmark = pytest.mark.slow
 
 READY = 180.0  # seconds for a Flower process to come up on a loaded 2-core machine
@@ -197,9 +195,8 @@ def test_flower_run_gives_tifed_run_s_model(cluster, tmp_path, mode):
     for key, values in local.global_model.to_arrays().items():
         assert flower[key].dtype == np.int32 and np.array_equal(flower[key], values), key
     ref = json.loads((tmp_path / "run" / "results.json").read_text())
-    for key in ("test_accuracy", "devices_used"):
+    for key in ("test_accuracy", "wire_bytes", "devices_used"):
         assert [r[key] for r in doc["rounds"]] == [r[key] for r in ref["rounds"]], key
-    assert_same_wire_bytes(doc, ref)
     assert [d["layer"] for d in doc["devices"]] == [d["layer"] for d in ref["devices"]]
     # every SuperNode ran through tifed's launcher, whose loop told its node about each message
     for node in procs[1:]:
