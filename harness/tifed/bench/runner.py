@@ -179,7 +179,9 @@ def run(out: str | Path, *, quick: bool = False, idx_dirs=(), seeds: int | None 
         "idx": idx_names, "seeds_option": seeds,
     }
     info["load_average_end"] = machine.load_average()
-    ref, fw_rows, wire_rows, fleet_rows, flower_rows, line_rows, acc_rows, rel_rows, skipped = None, [], [], [], [], [], [], [], []
+    doc = report.build_document(info, ref, fw_rows, wire_rows, fleet_rows, accuracy=acc_rows, flower=flower_rows,
+                                skipped=[s.as_dict() for s in skipped], run=run_info, reliability=rel_rows,
+                                line_rate=line_rows)
     if only:
         old = report.load(out / "bench.json")
         if old is not None and not report.check_document(old):
