@@ -10,7 +10,7 @@
 
 #include "core/intmath.h"
 #include "core/net.h"
-#include "core/panel.h"
+#include "core/kernels/kernels.h"
 #include "core/pla.h"
 
 /* floor(z / (256 in)) = floor(floor(z / 256) / in): a shift, then usually a

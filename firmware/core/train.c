@@ -13,15 +13,15 @@
  * once the deltas exist), so updating W[i..i+1][j..j+3] is one panel kernel
  * call over the batch. Its sums are int32 when the deltas' bound proves
  * that exact (the usual case), else int64. When every delta also fits in
- * int16, the packed path (below) does two of those MACs per instruction.
+ * int16, the packed path does two of those MACs per instruction. The
+ * kernels themselves live in core/kernels/ (kernels.h); this file decides
+ * which one runs.
  */
 #include <stddef.h>
-#include <string.h>
 
-#include "core/dual_mac.h"
 #include "core/intmath.h"
+#include "core/kernels/kernels.h"
 #include "core/net.h"
-#include "core/panel.h"
 
 /* A cheap magnitude bound: OR-ing these over many t gives m with
  * |t| <= m + 1 for every t (for t < 0, ~t = |t| - 1). */
@@ -98,146 +98,6 @@ static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
     return v;
 }
 
-/*
- * The common case, fused for speed: two rows i, i + 1 of W against every
- * full panel of deltas, int32 sums (dot32_exact holds), lr_inv = 2^shift.
- * The kernel is the two-row dot32 of panel.c; the epilogue follows at once,
- * on the 8 sums still in registers. Rows i and i + 1 of a full panel are
- * the 8 adjacent weights w[0..7]. Two copies: SAT = 0 when the caller has
- * proved |w - q| <= INT32_MAX, so the clamp is skipped.
- *
- * Epilogue per weight, in unsigned arithmetic (every step defined): the
- * subtraction overflowed exactly when w and q differ in sign and the
- * result differs in sign from w. The magnitude bits of the new weight are
- * OR-ed into `bits` (see magnitude_bits).
- */
-#define UPDATE_STEP(SAT, acc, k)                                                           \
-    do {                                                                                   \
-        const uint32_t uw = (uint32_t)w[k], uq = (uint32_t)floor_shift_i32(acc, shift);   \
-        uint32_t v = uw - uq;                                                              \
-        if ((SAT) && ((uw ^ uq) & (uw ^ v)) >> 31)                                         \
-            v = (uw >> 31) ? 0x80000000u : 0x7FFFFFFFu;                                    \
-        w[k] = v <= 0x7FFFFFFFu ? (int32_t)v : -(int32_t)(~v) - 1;                         \
-        bits |= v ^ (0u - (v >> 31));                                                      \
-    } while (0)
-
-#define DEFINE_UPDATE_PAIRS(name, SAT)                                                     \
-    static uint32_t name(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t n, \
-                         int32_t *w, uint32_t panels, uint32_t w_step, unsigned shift)     \
-    {                                                                                      \
-        const int16_t *end = c0 + n;                                                       \
-        uint32_t bits = 0, p;                                                              \
-        for (p = 0; p < panels; p++, w += w_step) {                                        \
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;        \
-            const int16_t *x0 = c0, *x1 = c1;                                              \
-            while (x0 != end) {                                                            \
-                const int32_t u = *x0++, v = *x1++;                                        \
-                const int32_t d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];                  \
-                a0 += u * d0;                                                              \
-                b0 += v * d0;                                                              \
-                a1 += u * d1;                                                              \
-                b1 += v * d1;                                                              \
-                a2 += u * d2;                                                              \
-                b2 += v * d2;                                                              \
-                a3 += u * d3;                                                              \
-                b3 += v * d3;                                                              \
-                d += PANEL_WIDTH; /* the next panel starts where this one ends */          \
-            }                                                                              \
-            UPDATE_STEP(SAT, a0, 0);                                                       \
-            UPDATE_STEP(SAT, a1, 1);                                                       \
-            UPDATE_STEP(SAT, a2, 2);                                                       \
-            UPDATE_STEP(SAT, a3, 3);                                                       \
-            UPDATE_STEP(SAT, b0, 4);                                                       \
-            UPDATE_STEP(SAT, b1, 5);                                                       \
-            UPDATE_STEP(SAT, b2, 6);                                                       \
-            UPDATE_STEP(SAT, b3, 7);                                                       \
-        }                                                                                  \
-        return bits;                                                                       \
-    }
-
-DEFINE_UPDATE_PAIRS(update_pairs_shift32, 0)
-DEFINE_UPDATE_PAIRS(update_pairs_shift32_sat, 1)
-
-#if TIFED_PACKED_UPDATE
-/*
- * The packed path: the same sums as update_pairs, two samples per step.
- * pack_delta_pairs has rewritten each full delta panel in place as
- * word (b / 2) * 4 + c = (d[b][c], d[b + 1][c]) in two int16 halves (a zero
- * for the missing sample of an odd batch), and the scratch columns hold
- * (c[b], c[b + 1]) in each 32-bit word (zero-padded likewise), so one
- * dual_mac (SMLAD) adds c[b] d[b][c] + c[b + 1] d[b + 1][c]. The integers
- * are those of the int32 path: the exact sum fits (dot32_exact), so the
- * order of the additions cannot change it. TWO = 0 updates row i alone
- * (the last row of an odd `in`, or a scratch with room for one column).
- */
-#define DEFINE_UPDATE_PACKED(name, SAT, TWO)                                               \
-    static uint32_t name(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t pairs, \
-                         int32_t *w, uint32_t panels, uint32_t w_step, uint32_t d_step,   \
-                         unsigned shift)                                                  \
-    {                                                                                      \
-        const int16_t *end = c0 + 2u * pairs;                                              \
-        uint32_t bits = 0, p;                                                              \
-        for (p = 0; p < panels; p++, w += w_step, d += d_step) {                           \
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;        \
-            const uint32_t *dp = (const uint32_t *)(const void *)d;                        \
-            const int16_t *x0 = c0, *x1 = c1;                                              \
-            while (x0 != end) {                                                            \
-                uint32_t u, v = 0;                                                         \
-                const uint32_t d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3];             \
-                memcpy(&u, x0, sizeof u); /* one 32-bit load */                            \
-                x0 += 2;                                                                   \
-                a0 = dual_mac(u, d0, a0);                                                  \
-                a1 = dual_mac(u, d1, a1);                                                  \
-                a2 = dual_mac(u, d2, a2);                                                  \
-                a3 = dual_mac(u, d3, a3);                                                  \
-                if (TWO) {                                                                 \
-                    memcpy(&v, x1, sizeof v);                                              \
-                    x1 += 2;                                                               \
-                    b0 = dual_mac(v, d0, b0);                                              \
-                    b1 = dual_mac(v, d1, b1);                                              \
-                    b2 = dual_mac(v, d2, b2);                                              \
-                    b3 = dual_mac(v, d3, b3);                                              \
-                }                                                                          \
-                dp += PANEL_WIDTH;                                                         \
-            }                                                                              \
-            UPDATE_STEP(SAT, a0, 0);                                                       \
-            UPDATE_STEP(SAT, a1, 1);                                                       \
-            UPDATE_STEP(SAT, a2, 2);                                                       \
-            UPDATE_STEP(SAT, a3, 3);                                                       \
-            if (TWO) {                                                                     \
-                UPDATE_STEP(SAT, b0, 4);                                                   \
-                UPDATE_STEP(SAT, b1, 5);                                                   \
-                UPDATE_STEP(SAT, b2, 6);                                                   \
-                UPDATE_STEP(SAT, b3, 7);                                                   \
-            }                                                                              \
-        }                                                                                  \
-        return bits;                                                                       \
-    }
-
-DEFINE_UPDATE_PACKED(update_packed_two, 0, 1)
-DEFINE_UPDATE_PACKED(update_packed_two_sat, 1, 1)
-DEFINE_UPDATE_PACKED(update_packed_one, 0, 0)
-DEFINE_UPDATE_PACKED(update_packed_one_sat, 1, 0)
-
-/* Each of the `full` full panels of an n x out delta matrix, rewritten in
- * place as sample pairs (see above). Word m = (b / 2) * 4 + c overwrites
- * d[m / 4][m % 4], the delta of sample b / 2, already packed (b >= 2) or
- * read in this very step (b = 0): no value is lost before it is used. */
-static void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full)
-{
-    uint32_t p, b, c;
-    for (p = 0; p < full; p++, d += PANEL_WIDTH * n) {
-        uint32_t *packed = (uint32_t *)(void *)d;
-        for (b = 0; b < n; b += 2u)
-            for (c = 0; c < PANEL_WIDTH; c++) {
-                const int32_t lo = d[b * PANEL_WIDTH + c];
-                const int32_t hi = b + 1u < n ? d[(b + 1u) * PANEL_WIDTH + c] : 0;
-                packed[(b / 2u) * PANEL_WIDTH + c] = (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
-            }
-    }
-}
-#endif
-
 typedef struct {
     const tifed_net *net;
     uint32_t in, out, n;
@@ -270,7 +130,7 @@ static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0
 #endif
     if (u->narrow && u->shift >= 0 && c1) {
         const uint32_t full = u->out / PANEL_WIDTH;
-        u->bits |= (u->may_saturate ? update_pairs_shift32_sat : update_pairs_shift32)(
+        u->bits |= (u->may_saturate ? update_pairs_i32_sat : update_pairs_i32)(
             c0, c1, u->d, u->n, w + i * PANEL_WIDTH, full, PANEL_WIDTH * u->in, (unsigned)u->shift);
         j = full * PANEL_WIDTH; /* the narrow last panel, if any, below */
     }

@@ -1,6 +1,6 @@
 /*
  * Two 16 x 16-bit multiply-accumulates in one step, for the weight update's
- * packed path (train.c): acc + lo(x) * lo(y) + hi(x) * hi(y), the halves
+ * packed path (update_packed.c): acc + lo(x) * lo(y) + hi(x) * hi(y), the halves
  * read as int16, the sum wrapping like int32 arithmetic (the callers only
  * use it where the exact sum is proven to fit: dot32_exact).
  *
