@@ -4,7 +4,8 @@
  * panels of 4 outputs (panel.h). When the layer's weight bound proves that
  * a_prev @ W cannot leave int32 (|a| <= 128), two samples are computed at
  * once in int32; otherwise one sample at a time in int64. Both give the
- * same integers; the bias is always added in int64.
+ * same integers; the bias is always added in int64. 16-bit weights take
+ * their own kernel (kernels/dot16.c), exact for any weights.
  */
 #include <stddef.h>
 
@@ -19,6 +20,30 @@ static int16_t activate(int64_t z, uint32_t in, uint8_t *g_log2)
 {
     int64_t s = floor_div_pos(floor_shift_i64(z, 8), (int32_t)in);
     return pla_tanh(s, g_log2);
+}
+
+/* layer_forward for 16-bit weights: one sample at a time, every panel. */
+static void layer_forward16(const tifed_net *net, uint32_t l, const int8_t *in8, const int16_t *in16,
+                            uint32_t count)
+{
+    const uint32_t in = net->dims[l], out = net->dims[l + 1u];
+    const int16_t *bias = net->b16[l];
+    uint32_t r, j, c;
+    for (r = 0; r < count; r++) {
+        int16_t *act = net->act[l] + r * out;
+        uint8_t *g = net->g_log2[l] + r * out;
+        for (j = 0; j < out; j += PANEL_WIDTH) {
+            const uint32_t width = panel_width(j, out);
+            const uint32_t *panel = net->w16[l] + panel_start(j, in) / 2u; /* a whole number of words */
+            int64_t acc[PANEL_WIDTH];
+            if (in8)
+                panel16_dot_i8(in8 + r * in, panel, in, width, acc);
+            else
+                panel16_dot_i16(in16 + r * in, panel, in, width, acc);
+            for (c = 0; c < width; c++)
+                act[j + c] = activate(acc[c] + bias[j + c], in, &g[j + c]);
+        }
+    }
 }
 
 /* Layer l for `count` samples whose inputs are rows of `in8` (layer 0: the
@@ -63,15 +88,18 @@ static void layer_forward(const tifed_net *net, uint32_t l, const int8_t *in8, c
     }
 }
 
+typedef void layer_fn(const tifed_net *net, uint32_t l, const int8_t *in8, const int16_t *in16, uint32_t count);
+
 int net_forward(const tifed_net *net, uint32_t first, uint32_t count)
 {
+    layer_fn *const layer = net->weight_bits == 16u ? layer_forward16 : layer_forward;
     uint32_t l;
     if (net->n_layers == 0u || count > net->batch_cap || first > net->buffer_cap ||
         count > net->buffer_cap - first)
         return -1;
-    layer_forward(net, 0u, net->x + first * net->dims[0], NULL, count);
+    layer(net, 0u, net->x + first * net->dims[0], NULL, count);
     for (l = 1; l < net->n_layers; l++)
-        layer_forward(net, l, NULL, net->act[l - 1u], count);
+        layer(net, l, NULL, net->act[l - 1u], count);
     return 0;
 }
 

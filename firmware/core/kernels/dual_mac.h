@@ -1,8 +1,11 @@
 /*
- * Two 16 x 16-bit multiply-accumulates in one step, for the weight update's
- * packed path (update_packed.c): acc + lo(x) * lo(y) + hi(x) * hi(y), the halves
- * read as int16, the sum wrapping like int32 arithmetic (the callers only
- * use it where the exact sum is proven to fit: dot32_exact).
+ * Two 16 x 16-bit multiply-accumulates in one step, for the packed update
+ * (update_packed.c, update16.c) and the 16-bit weights' forward pass
+ * (dot16.c): acc + lo(x) * lo(y) + hi(x) * hi(y), the halves read as int16,
+ * the sum wrapping like int32 arithmetic (the callers only use it where the
+ * exact sum is proven to fit). bytes02/bytes13 sign-extend bytes 0 and 2
+ * (1 and 3) of a word into its two int16 halves: four int8 inputs become
+ * two pairs for dual_mac (SXTB16).
  *
  * With the Arm DSP extension (Cortex-M4/M7/M33: __ARM_FEATURE_SIMD32) it is
  * one SMLAD instruction through the ACLE intrinsic; elsewhere portable C
@@ -23,6 +26,16 @@ static inline int32_t dual_mac(uint32_t x, uint32_t y, int32_t acc)
 {
     return __smlad((int16x2_t)x, (int16x2_t)y, acc);
 }
+
+static inline uint32_t bytes02(uint32_t x)
+{
+    return (uint32_t)__sxtb16((int8x4_t)x);
+}
+
+static inline uint32_t bytes13(uint32_t x)
+{
+    return (uint32_t)__sxtb16((int8x4_t)(x >> 8));
+}
 #ifndef TIFED_PACKED_UPDATE
 #define TIFED_PACKED_UPDATE 1
 #endif
@@ -34,6 +47,16 @@ static inline int32_t dual_mac(uint32_t x, uint32_t y, int32_t acc)
     const int32_t lo = (int32_t)(int16_t)(uint16_t)x * (int16_t)(uint16_t)y;
     const int32_t hi = (int32_t)(int16_t)(uint16_t)(x >> 16) * (int16_t)(uint16_t)(y >> 16);
     return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+
+static inline uint32_t bytes02(uint32_t x)
+{
+    return (uint32_t)(uint16_t)(int16_t)(int8_t)(uint8_t)x | (uint32_t)(uint16_t)(int16_t)(int8_t)(uint8_t)(x >> 16) << 16;
+}
+
+static inline uint32_t bytes13(uint32_t x)
+{
+    return bytes02(x >> 8);
 }
 #ifndef TIFED_PACKED_UPDATE
 #if defined(__arm__) || defined(__thumb__)

@@ -10,6 +10,8 @@
  *   update_pairs.c   fused update of two rows of W, int32 sums, 2^shift
  *   update_packed.c  the same, two samples per SMLAD (dual_mac.h)
  *   pack_pairs.c     rewrites delta panels as sample pairs for the above
+ *   dot16.c          16-bit weights: one row x one panel, two MACs per SMLAD
+ *   update16.c       16-bit weights: fused update of two rows, SMLAD
  */
 #ifndef TIFED_KERNELS_H
 #define TIFED_KERNELS_H
@@ -65,10 +67,26 @@ uint32_t update_packed_one(const int16_t *c0, const int16_t *c1, const int32_t *
                            uint32_t panels, uint32_t w_step, uint32_t d_step, unsigned shift);
 uint32_t update_packed_one_sat(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t pairs, int32_t *w,
                                uint32_t panels, uint32_t w_step, uint32_t d_step, unsigned shift);
+#endif
 
 /* The `full` full panels of an n x out int32 delta matrix, rewritten in
  * place as (d[b][c], d[b + 1][c]) int16 pairs; every delta must fit int16. */
 void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full);
-#endif
+
+/* 16-bit weights (panel.h): acc[c] = sum_{r < rows} x[r] * W[r][c] for the
+ * c < width (1..4) columns of the panel whose pair words start at p.
+ * Exact int64 sums whatever the weights. */
+void panel16_dot_i8(const int8_t *x, const uint32_t *p, uint32_t rows, uint32_t width, int64_t *acc);
+void panel16_dot_i16(const int16_t *x, const uint32_t *p, uint32_t rows, uint32_t width, int64_t *acc);
+
+/*
+ * 16-bit weights: rows r and r + 2 of a group (input columns c0, c1 as
+ * `pairs` sample pairs, as update_packed_two) against `panels` full panels
+ * of packed deltas: the four pair words w[0..3] of each panel (w_step
+ * words to the next) -= floor(sum / 2^shift), saturated to int16. Only
+ * under dot32_exact(n, |d|max) and with shift >= 1.
+ */
+void update16_pairs(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t pairs, uint32_t *w,
+                    uint32_t panels, uint32_t w_step, uint32_t d_step, unsigned shift);
 
 #endif

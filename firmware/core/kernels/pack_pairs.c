@@ -1,13 +1,12 @@
 /*
  * pack_delta_pairs (kernels.h): each of the `full` full panels of an
  * n x out delta matrix rewritten in place as sample pairs, for the packed
- * update (update_packed.c). Word m = (b / 2) * 4 + c overwrites
+ * update (update_packed.c, update16.c). Word m = (b / 2) * 4 + c overwrites
  * d[m / 4][m % 4], the delta of sample b / 2, already packed (b >= 2) or
  * read in this very step (b = 0): no value is lost before it is used.
  */
 #include "core/kernels/kernels.h"
 
-#if TIFED_PACKED_UPDATE
 void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full)
 {
     uint32_t p, b, c;
@@ -21,4 +20,3 @@ void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full)
             }
     }
 }
-#endif
