@@ -8,6 +8,8 @@
  *   labels                   u8,    a4
  *   per layer l = 0..L-1, rows for batch_cap samples of its output d_{l+1}:
  *     act int16 (a4), g_log2 u8 (a4), delta int32
+ *   16-bit weights only: the pair scratch, 4 * max(rows4(d_l), 2 even B) bytes
+ *     (kernels/kernels.h: two samples' inputs as pairs; the update's columns)
  *
  * Every part starts at a multiple of 4, so int32 and int16 accesses are
  * aligned when the arena itself is.
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "core/net.h"
+#include "core/panel.h"
 
 static uint64_t a4(uint64_t n)
 {
@@ -36,20 +39,37 @@ static int dims_valid(uint32_t n_layers, const uint32_t *dims, uint32_t buffer_c
     return buffer_cap >= 1u && buffer_cap <= TIFED_MAX_DIM && batch_cap >= 1u && batch_cap <= TIFED_MAX_DIM;
 }
 
+/* The 16-bit weights' pair scratch, in bytes (see the layout above). */
+static uint64_t pair_scratch(uint32_t n_layers, const uint32_t *dims, uint32_t batch_cap)
+{
+    uint64_t words = 2u * ((uint64_t)batch_cap + (batch_cap & 1u));
+    uint32_t l;
+    for (l = 0; l < n_layers; l++)
+        if (rows4(dims[l]) > words)
+            words = rows4(dims[l]);
+    return 4u * words;
+}
+
 uint64_t net_arena_need(uint32_t n_layers, const uint32_t *dims, uint32_t buffer_cap, uint32_t batch_cap,
                         uint32_t weight_bits)
 {
-    uint64_t params = 0, hidden = 0, rows = 0;
-    uint64_t classes = dims[n_layers], size = weight_bits / 8u;
+    uint64_t params = 0, hidden = 0, rows = 0, scratch = 0;
+    uint64_t classes = dims[n_layers];
     uint32_t l;
     for (l = 0; l < n_layers; l++) {
         uint64_t in = dims[l], out = dims[l + 1u];
-        params += a4(size * in * out) + a4(size * out);
+        if (weight_bits == 16u)
+            params += 2u * rows4(dims[l]) * out + a4(2u * out);
+        else
+            params += 4u * (in * out + out);
         if (l + 1u < n_layers)
             hidden += out;
         rows += a4(2u * (uint64_t)batch_cap * out) + a4((uint64_t)batch_cap * out) + 4u * (uint64_t)batch_cap * out;
     }
-    return params + a4(2u * classes * hidden) + a4((uint64_t)buffer_cap * dims[0]) + a4(buffer_cap) + rows;
+    if (weight_bits == 16u)
+        scratch = pair_scratch(n_layers, dims, batch_cap);
+    return params + a4(2u * classes * hidden) + a4((uint64_t)buffer_cap * dims[0]) + a4(buffer_cap) + rows +
+           scratch;
 }
 
 void net_reset(tifed_net *net)
@@ -87,7 +107,7 @@ int net_configure(tifed_net *net, uint8_t *arena, uint32_t arena_bytes, uint32_t
     for (l = 0; l < n_layers; l++) {
         if (weight_bits == 16u) {
             net->w16[l] = (uint32_t *)(void *)p;
-            p += a4(2u * (uint64_t)dims[l] * dims[l + 1u]);
+            p += 2u * rows4(dims[l]) * dims[l + 1u];
             net->b16[l] = (int16_t *)(void *)p;
             p += a4(2u * (uint64_t)dims[l + 1u]);
         } else {
@@ -118,5 +138,7 @@ int net_configure(tifed_net *net, uint8_t *arena, uint32_t arena_bytes, uint32_t
         net->delta[l] = (int32_t *)(void *)p;
         p += 4u * (uint64_t)cells;
     }
+    if (weight_bits == 16u)
+        net->pairs = (uint32_t *)(void *)p;
     return 0;
 }

@@ -14,34 +14,50 @@
 #include "core/kernels/kernels.h"
 #include "core/pla.h"
 
-/* floor(z / (256 in)) = floor(floor(z / 256) / in): a shift, then usually a
- * 32-bit division (floor_div_pos), once per output, never per MAC. */
+/* pla_tanh(floor(z / (256 in))), once per output, never per MAC. The
+ * table is flat for s >= 128 and s < -127, that is for z >= 32768 in and
+ * z < -32512 in (floor(floor(z / 256) / in) = floor(z / (256 in))); in
+ * between |z| < 2^31, so one 32-bit shift and division give s. */
 static int16_t activate(int64_t z, uint32_t in, uint8_t *g_log2)
 {
-    int64_t s = floor_div_pos(floor_shift_i64(z, 8), (int32_t)in);
-    return pla_tanh(s, g_log2);
+    if (z >= (int64_t)32768 * in)
+        return pla_tanh(128, g_log2);
+    if (z < (int64_t)-32512 * in)
+        return pla_tanh(-128, g_log2);
+    return pla_tanh_mid((int32_t)floor_div_pos(floor_shift_i32((int32_t)z, 8), (int32_t)in), g_log2);
 }
 
-/* layer_forward for 16-bit weights: one sample at a time, every panel. */
+/* layer_forward for 16-bit weights: two samples at a time, their inputs
+ * first turned into pairs in the pair scratch (kernels/expand16.c). */
 static void layer_forward16(const tifed_net *net, uint32_t l, const int8_t *in8, const int16_t *in16,
                             uint32_t count)
 {
-    const uint32_t in = net->dims[l], out = net->dims[l + 1u];
+    const uint32_t in = net->dims[l], out = net->dims[l + 1u], groups = rows4(in) / 4u;
     const int16_t *bias = net->b16[l];
     uint32_t r, j, c;
-    for (r = 0; r < count; r++) {
+    for (r = 0; r < count; r += 2u) {
+        const int two = r + 1u < count;
         int16_t *act = net->act[l] + r * out;
         uint8_t *g = net->g_log2[l] + r * out;
+        if (in8)
+            input_pairs_i8(in8 + r * in, two ? in8 + (r + 1u) * in : NULL, in, net->pairs);
+        else
+            input_pairs_i16(in16 + r * in, two ? in16 + (r + 1u) * in : NULL, in, net->pairs);
         for (j = 0; j < out; j += PANEL_WIDTH) {
             const uint32_t width = panel_width(j, out);
-            const uint32_t *panel = net->w16[l] + panel_start(j, in) / 2u; /* a whole number of words */
-            int64_t acc[PANEL_WIDTH];
-            if (in8)
-                panel16_dot_i8(in8 + r * in, panel, in, width, acc);
+            const uint32_t *panel = net->w16[l] + panel_start(j, rows4(in)) / 2u;
+            int64_t acc[2u * PANEL_WIDTH];
+            if (width < PANEL_WIDTH)
+                panel16_dot_narrow(net->pairs, panel, groups, width, two, acc);
+            else if (two)
+                panel16_dot2(net->pairs, panel, groups, acc);
             else
-                panel16_dot_i16(in16 + r * in, panel, in, width, acc);
-            for (c = 0; c < width; c++)
+                panel16_dot1(net->pairs, panel, groups, acc);
+            for (c = 0; c < width; c++) {
                 act[j + c] = activate(acc[c] + bias[j + c], in, &g[j + c]);
+                if (two)
+                    act[out + j + c] = activate(acc[PANEL_WIDTH + c] + bias[j + c], in, &g[out + j + c]);
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ typedef struct {
     int32_t *b[TIFED_MAX_LAYERS];           /* b_l, d_{l+1} */
     uint32_t *w16[TIFED_MAX_LAYERS];        /* W_l as int16 pairs, panel layout (panel.h) */
     int16_t *b16[TIFED_MAX_LAYERS];         /* b_l */
+    uint32_t *pairs;                        /* 16-bit weights: the pair scratch (arena.c) */
     int16_t *fb[TIFED_MAX_LAYERS];          /* B_l, C x d_{l+1} row-major; hidden layers only */
     int8_t *x;                              /* samples, buffer_cap x d_0 */
     uint8_t *label;                         /* labels, buffer_cap */

@@ -15,16 +15,18 @@
  * with all accumulators in registers and no stride arithmetic. On the wire
  * (WRITE_TENSOR/READ_TENSOR) W stays row-major; net.c maps the offsets.
  *
- * 16-bit weights (CONFIGURE's weight_bits 16) use the same panels, but
- * inside a panel the rows go in groups of four, each group stored as two
- * runs of `width` 32-bit words, each word an int16 pair (low half first):
+ * 16-bit weights (CONFIGURE's weight_bits 16) use the same panels of 4
+ * columns, but over rows4 = rows rounded up to a multiple of 4 (the pad
+ * rows hold 0 and stay 0), and inside a panel the rows go in groups of
+ * four, each group stored as two runs of `width` 32-bit words, each word an
+ * int16 pair (low half first):
  *
  *   (W[r][k], W[r+2][k]) for every column k, then (W[r+1][k], W[r+3][k])
  *
  * so that one word pairs with the inputs (x[r], x[r+2]) or (x[r+1],
  * x[r+3]) that one SXTB16 pulls out of four int8 inputs, and one SMLAD
- * does two MACs (kernels/dot16.c). The rows % 4 rows left after the groups
- * follow, row after row as above. panel16_index numbers the int16 halves
+ * does two MACs (kernels/dot16.c); in the update, rows r and r + 2 share
+ * their words (kernels/update16.c). panel16_index numbers the int16 halves
  * (half e is the low half of word e / 2 when e is even); the storage is an
  * array of uint32_t words, read and written whole by the kernels and by
  * half through pair_half / pair_set_half.
@@ -55,13 +57,17 @@ static inline uint32_t panel_index(uint32_t r, uint32_t k, uint32_t rows, uint32
     return panel_start(k, rows) + r * panel_width(k, cols) + (k & 3u);
 }
 
+/* Rows of a 16-bit weight matrix as stored: a whole number of groups. */
+static inline uint32_t rows4(uint32_t rows)
+{
+    return (rows + 3u) & ~3u;
+}
+
 /* Half number of element (r, k) of a rows x cols matrix of 16-bit weights. */
 static inline uint32_t panel16_index(uint32_t r, uint32_t k, uint32_t rows, uint32_t cols)
 {
-    const uint32_t width = panel_width(k, cols), grouped = rows & ~3u, c = k & 3u;
-    if (r < grouped)
-        return panel_start(k, rows) + (r & ~3u) * width + 2u * ((r & 1u) * width + c) + ((r >> 1) & 1u);
-    return panel_start(k, rows) + r * width + c;
+    const uint32_t width = panel_width(k, cols), c = k & 3u;
+    return panel_start(k, rows4(rows)) + (r & ~3u) * width + 2u * ((r & 1u) * width + c) + ((r >> 1) & 1u);
 }
 
 static inline int32_t pair_half(const uint32_t *words, uint32_t e)

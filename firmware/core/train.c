@@ -39,7 +39,9 @@ static uint32_t deltas_last(const tifed_net *net, const uint8_t *labels, uint32_
 /* Hidden layer l: d = floor((e @ B_l) / g). With e = a_last - t,
  * e @ B_l = a_last @ B_l - 16 * B_l[label, :]. The sum is exact in int32:
  * |a| <= 128, |B| <= 32768 and at most 256 classes give |a @ B| <= 2^30,
- * and 16 |B| <= 2^19 more. */
+ * and 16 |B| <= 2^19 more. One panel of up to 4 columns at a time, so the
+ * deltas go to their panel-layout cells in a row and each a[k] is loaded
+ * once per 4 products. */
 static uint32_t deltas_hidden(const tifed_net *net, uint32_t l, const uint8_t *labels, uint32_t n)
 {
     const uint32_t last = net->n_layers - 1u, classes = net->dims[last + 1u], out = net->dims[l + 1u];
@@ -47,18 +49,41 @@ static uint32_t deltas_hidden(const tifed_net *net, uint32_t l, const uint8_t *l
     const int16_t *a = net->act[last];
     const uint8_t *g = net->g_log2[l];
     int32_t *d = net->delta[l];
-    uint32_t b, j, k, bits = 0;
+    uint32_t b, j, k, c, bits = 0;
     for (b = 0; b < n; b++, a += classes, g += out) {
         /* Labels are checked on arrival; an out-of-range one has no target. */
         const int16_t *fb_label = labels[b] < classes ? fb + labels[b] * out : NULL;
-        for (j = 0; j < out; j++) {
+        for (j = 0; j < out; j += PANEL_WIDTH) {
+            const uint32_t width = panel_width(j, out);
+            int32_t *cell = d + panel_start(j, n) + b * width;
             const int16_t *col = fb + j;
-            int32_t acc = fb_label ? -16 * fb_label[j] : 0, v;
-            for (k = 0; k < classes; k++, col += out)
-                acc += a[k] * *col;
-            v = floor_shift_i32(acc, g[j]);
-            d[panel_index(b, j, n, out)] = v;
-            bits |= magnitude_bits(v);
+            int32_t acc[PANEL_WIDTH] = {0, 0, 0, 0};
+            if (fb_label)
+                for (c = 0; c < width; c++)
+                    acc[c] = -16 * fb_label[j + c];
+            if (width == PANEL_WIDTH) {
+                int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+                for (k = 0; k < classes; k++, col += out) {
+                    const int32_t ak = a[k];
+                    s0 += ak * col[0];
+                    s1 += ak * col[1];
+                    s2 += ak * col[2];
+                    s3 += ak * col[3];
+                }
+                acc[0] = s0;
+                acc[1] = s1;
+                acc[2] = s2;
+                acc[3] = s3;
+            } else {
+                for (k = 0; k < classes; k++, col += out)
+                    for (c = 0; c < width; c++)
+                        acc[c] += a[k] * col[c];
+            }
+            for (c = 0; c < width; c++) {
+                const int32_t v = floor_shift_i32(acc[c], g[j + c]);
+                cell[c] = v;
+                bits |= magnitude_bits(v);
+            }
         }
     }
     return bits;

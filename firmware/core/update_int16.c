@@ -5,13 +5,12 @@
  * int16 limits (this project's extension, models/README.md).
  *
  * The usual case (the sums provably int32, every delta in int16, lr_inv a
- * power of two above 1, room for two padded scratch columns) runs
- * kernels/update16.c on row pairs (r, r + 2) of each group of four rows,
- * which share their pair words (panel.h), two samples per SMLAD. Whatever
- * that kernel does not cover (the rows % 4 rows after the groups, the
- * narrow last panel, and every row when the usual case does not hold)
- * goes through the generic path below, one weight at a time, with the
- * same integers.
+ * power of two above 1) runs kernels/update16.c on the row pairs (r, r + 2)
+ * of each group of four rows, which share their pair words (panel.h), two
+ * samples per SMLAD, with the input columns as pairs in the pair scratch;
+ * the narrow last panel, if any, takes the same columns here. Otherwise
+ * every row goes through the generic path below, one weight at a time,
+ * with the same integers.
  */
 #include <stddef.h>
 
@@ -34,13 +33,12 @@ static void apply(const update16_ctx *u, uint32_t r, uint32_t k, int64_t q)
     pair_set_half(u->w, e, v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : (int32_t)v);
 }
 
-/* Rows r0 (input column c0) and, when c1 is not NULL, r1 (column c1)
- * against the delta panels from column j on, which must not be packed. */
-static void update_generic(const update16_ctx *u, uint32_t j, uint32_t r0, const int16_t *c0, uint32_t r1,
-                           const int16_t *c1)
+/* Rows r0 (input column c0) and, when c1 is not NULL, r0 + 1 (column c1)
+ * against every delta panel (none packed). */
+static void update_generic(const update16_ctx *u, uint32_t r0, const int16_t *c0, const int16_t *c1)
 {
-    uint32_t c;
-    for (; j < u->out; j += PANEL_WIDTH) {
+    uint32_t j, c;
+    for (j = 0; j < u->out; j += PANEL_WIDTH) {
         const uint32_t width = panel_width(j, u->out);
         const int32_t *dp = u->d + panel_start(j, u->n);
         if (u->narrow) {
@@ -49,7 +47,7 @@ static void update_generic(const update16_ctx *u, uint32_t j, uint32_t r0, const
             for (c = 0; c < width; c++) {
                 apply(u, r0, j + c, scale32(acc[c], u->shift, u->lr_inv));
                 if (c1)
-                    apply(u, r1, j + c, scale32(acc[PANEL_WIDTH + c], u->shift, u->lr_inv));
+                    apply(u, r0 + 1u, j + c, scale32(acc[PANEL_WIDTH + c], u->shift, u->lr_inv));
             }
         } else {
             int64_t acc[PANEL_WIDTH];
@@ -59,27 +57,46 @@ static void update_generic(const update16_ctx *u, uint32_t j, uint32_t r0, const
             if (c1) {
                 panel_dot64_i16(c1, dp, u->n, width, acc);
                 for (c = 0; c < width; c++)
-                    apply(u, r1, j + c, scale64(acc[c], u->shift, u->lr_inv));
+                    apply(u, r0 + 1u, j + c, scale64(acc[c], u->shift, u->lr_inv));
             }
         }
+    }
+}
+
+/* The narrow last panel (columns j.., not packed) for rows r0 and r1 of
+ * the packed path, from their column pairs; int32 sums (exact there). */
+static void update_narrow_panel(const update16_ctx *u, uint32_t j, const uint32_t *cols, uint32_t r0, uint32_t r1)
+{
+    const uint32_t width = panel_width(j, u->out);
+    const int32_t *dp = u->d + panel_start(j, u->n);
+    int32_t a[PANEL_WIDTH] = {0, 0, 0, 0}, b[PANEL_WIDTH] = {0, 0, 0, 0};
+    uint32_t s, c;
+    for (s = 0; s < u->n; s++, dp += width) {
+        const uint32_t shift = 16u * (s & 1u);
+        const int32_t x0 = (int16_t)(uint16_t)(cols[2u * (s / 2u)] >> shift);
+        const int32_t x1 = (int16_t)(uint16_t)(cols[2u * (s / 2u) + 1u] >> shift);
+        for (c = 0; c < width; c++) {
+            a[c] += x0 * dp[c];
+            b[c] += x1 * dp[c];
+        }
+    }
+    for (c = 0; c < width; c++) {
+        apply(u, r0, j + c, scale32(a[c], u->shift, u->lr_inv));
+        if (r1 < u->in)
+            apply(u, r1, j + c, scale32(b[c], u->shift, u->lr_inv));
     }
 }
 
 void update_layer_int16(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, uint32_t lr_inv,
                         uint32_t delta_bits)
 {
-    const uint32_t in = net->dims[l], out = net->dims[l + 1u], classes = net->dims[net->n_layers];
+    const uint32_t in = net->dims[l], out = net->dims[l + 1u], full = out / PANEL_WIDTH;
     const int8_t *x = l == 0u ? net->x + first * in : NULL;
     const int16_t *a_prev = l == 0u ? NULL : net->act[l - 1u];
-    /* Scratch columns: batch_cap * classes int16 (the last layer's
-     * activation rows, free once the deltas exist). */
-    const uint32_t n_pad = n + (n & 1u), scratch = net->batch_cap * classes, grouped = in & ~3u;
-    const uint32_t full = out / PANEL_WIDTH;
-    int16_t *c0 = net->act[net->n_layers - 1u], *c1;
+    const uint32_t pairs = (n + 1u) / 2u;
     int16_t *bias = net->b16[l];
     update16_ctx u;
     uint32_t i, j, c;
-    int packed;
 
     u.w = net->w16[l];
     u.in = in;
@@ -101,37 +118,42 @@ void update_layer_int16(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
         }
     }
 
-    packed = u.narrow && u.shift >= 1 && delta_bits <= 0x7FFFu && 2u * n_pad <= scratch && full >= 1u;
-    if (!packed) {
-        const uint32_t step_i = 2u * n <= scratch ? 2u : 1u;
-        c1 = c0 + n;
-        for (i = 0; i < in; i += step_i) {
-            int16_t *const second = step_i == 2u && i + 1u < in ? c1 : NULL;
+    if (!(u.narrow && u.shift >= 1 && delta_bits <= 0x7FFFu && full >= 1u)) {
+        /* The pair scratch holds two plain columns of n int16 (arena.c). */
+        int16_t *c0 = (int16_t *)(void *)net->pairs, *c1 = c0 + n;
+        for (i = 0; i < in; i += 2u) {
+            int16_t *const second = i + 1u < in ? c1 : NULL;
             fill_columns(x, a_prev, in, n, i, c0, i + 1u, second);
-            update_generic(&u, 0u, i, c0, i + 1u, second);
+            update_generic(&u, i, c0, second);
         }
         return;
     }
 
-    /* The rows after the groups first, while the deltas are not packed. */
-    c1 = c0 + n_pad;
-    for (i = grouped; i < in; i++) {
-        fill_columns(x, a_prev, in, n, i, c0, 0u, NULL);
-        update_generic(&u, 0u, i, c0, 0u, NULL);
-    }
-    pack_delta_pairs(net->delta[l], n, full);
-    c0[n_pad - 1u] = 0; /* the pad of an odd batch (overwritten below when n is even) */
-    c1[n_pad - 1u] = 0;
-    for (i = 0; i < grouped; i += 4u) {
-        uint32_t h;
-        for (h = 0; h < 2u; h++) {
-            /* Rows i + h and i + h + 2: the low and high halves of the words
-             * of run h of the group (panel.h), PANEL_WIDTH words a run. */
-            fill_columns(x, a_prev, in, n, i + h, c0, i + h + 2u, c1);
-            update16_pairs(c0, c1, u.d, n_pad / 2u, u.w + i * PANEL_WIDTH / 2u + h * PANEL_WIDTH, full,
-                           2u * in, PANEL_WIDTH * n, (unsigned)u.shift);
-            if (full * PANEL_WIDTH < out)
-                update_generic(&u, full * PANEL_WIDTH, i + h, c0, i + h + 2u, c1);
+    {
+        /* |floor(sum / 2^shift)| <= (128 n |d|max >> shift) + 1: within
+         * int16, one QSUB16 does a word's two steps. */
+        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.shift) + 1u;
+        void (*const kernel)(const uint32_t *, const int32_t *, uint32_t, uint32_t *, uint32_t, uint32_t,
+                             unsigned) = q_max <= 32767u ? update16_pairs_small : update16_pairs;
+        const uint32_t w_step = 2u * rows4(in); /* words per full panel */
+        /* Both row pairs' columns of a group: 2 * pairs words each. */
+        uint32_t *cols[2];
+        cols[0] = net->pairs;
+        cols[1] = net->pairs + 2u * pairs;
+        pack_delta_pairs(net->delta[l], n, full, PANEL_WIDTH * pairs); /* back to back */
+        for (i = 0; i < in; i += 4u) {
+            uint32_t h;
+            if (x)
+                column_pairs_i8(x, in, n, i, cols[0], cols[1]);
+            else
+                column_pairs_i16(a_prev, in, n, i, cols[0], cols[1]);
+            for (h = 0; h < 2u && i + h < in; h++) {
+                /* Rows i + h and i + h + 2: the low and high halves of run h
+                 * of the group's words (panel.h); a row past `in` is pad. */
+                kernel(cols[h], u.d, pairs, u.w + 2u * i + PANEL_WIDTH * h, full, w_step, (unsigned)u.shift);
+                if (full * PANEL_WIDTH < out)
+                    update_narrow_panel(&u, full * PANEL_WIDTH, cols[h], i + h, i + h + 2u);
+            }
         }
     }
 }

@@ -139,7 +139,7 @@ void update_layer_int32(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
     c1 = c0 + column;
 #if TIFED_PACKED_UPDATE
     if (u.packed) {
-        pack_delta_pairs(net->delta[l], n, out / PANEL_WIDTH);
+        pack_delta_pairs(net->delta[l], n, out / PANEL_WIDTH, PANEL_WIDTH * n);
         c0[n_pad - 1u] = 0; /* the pad of an odd batch (overwritten below when n is even) */
         if (step_i == 2u)
             c1[n_pad - 1u] = 0; /* c1 exists only then: past the scratch otherwise */

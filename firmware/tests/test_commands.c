@@ -70,7 +70,7 @@ static void configure_weight_width(void **state)
     (void)state;
     r = configure_bits(2, dims, 7, 3, 16);
     assert_int_equal(r.status, ST_OK);
-    assert_int_equal(get_u32(r.body), 272u); /* tifed_models.arena_bytes((3, 5, 2), 7, 3, 16) */
+    assert_int_equal(get_u32(r.body), 324u); /* tifed_models.arena_bytes((3, 5, 2), 7, 3, 16) */
     assert_int_equal(st.net.weight_bits, 16);
     assert_int_equal(write_tensor(0x00, 12, edge, 3).status, ST_OK);
     r = read_tensor(0x00, 11, 4);

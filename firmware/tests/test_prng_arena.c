@@ -67,7 +67,8 @@ static void feedback_values_stay_in_range(void **state)
 
 /* The arena formula of PROTOCOL.md, values from tifed_models.arena_bytes
  * (and tiny checked by hand: 128 + 20 + 32 + 108 + 44; with 16-bit weights
- * the params are a4(30) + a4(10) + a4(20) + a4(4) = 68 instead of 128). */
+ * the params are 2 * 4 * 5 + a4(10) + 2 * 8 * 2 + a4(4) = 88 instead of
+ * 128, plus a pair scratch of 4 * max(2 * 4, 4, 8) = 32). */
 static void arena_need_matches_the_formula(void **state)
 {
     static const uint32_t mnist[] = {784, 200, 10}, tiny[] = {3, 5, 2}, one[] = {1, 1},
@@ -80,12 +81,12 @@ static void arena_need_matches_the_formula(void **state)
     assert_true(net_arena_need(8, deep, 9, 5, 32) == 1832u);
     assert_true(net_arena_need(2, huge, 65535, 65535, 32) == UINT64_C(51756463888));
     assert_true(net_arena_need(2, fashion, 50, 25, 32) == 257044u);
-    assert_true(net_arena_need(2, mnist, 50, 25, 16) == 398024u);
-    assert_true(net_arena_need(2, tiny, 7, 3, 16) == 272u);
-    assert_true(net_arena_need(1, one, 1, 1, 16) == 28u);
-    assert_true(net_arena_need(8, deep, 9, 5, 16) == 1628u);
-    assert_true(net_arena_need(2, huge, 65535, 65535, 16) == UINT64_C(43133105940));
-    assert_true(net_arena_need(2, fashion, 50, 25, 16) == 155264u);
+    assert_true(net_arena_need(2, mnist, 50, 25, 16) == 401160u);
+    assert_true(net_arena_need(2, tiny, 7, 3, 16) == 324u);
+    assert_true(net_arena_need(1, one, 1, 1, 16) == 48u);
+    assert_true(net_arena_need(8, deep, 9, 5, 16) == 1728u);
+    assert_true(net_arena_need(2, huge, 65535, 65535, 16) == UINT64_C(43133761808));
+    assert_true(net_arena_need(2, fashion, 50, 25, 16) == 158400u);
 }
 
 static uint32_t arena_words[4096];
@@ -148,12 +149,13 @@ static void configure_refuses_what_does_not_fit(void **state)
     assert_int_equal(net_configure(&net, (uint8_t *)arena_words + 2, 4000, 2, dims, 7, 3, 32), -1); /* misaligned */
     assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 7, 3, 8), -1);
     assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 7, 3, 0), -1);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 271, 2, dims, 7, 3, 16), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 323, 2, dims, 7, 3, 16), -1);
     assert_int_equal(net.n_layers, 77);
 }
 
-/* 16-bit weights: W and b as int16 inside the (smaller) need, zeroed, the
- * int32 pointers unset; every element reachable through tensor access. */
+/* 16-bit weights: W (rows rounded up to 8) and b as int16 inside the need,
+ * the pair scratch last, everything zeroed, the int32 pointers unset;
+ * every element reachable through tensor access. */
 static void configure_lays_out_int16_weights(void **state)
 {
     static const uint32_t dims[] = {7, 6, 3};
@@ -170,7 +172,7 @@ static void configure_lays_out_int16_weights(void **state)
         const uint32_t count = dims[l] * dims[l + 1];
         assert_null(net.w[l]);
         assert_null(net.b[l]);
-        assert_true(inside(net.w16[l], 2u * count, arena, arena + need));
+        assert_true(inside(net.w16[l], 2u * ((dims[l] + 3u) & ~3u) * dims[l + 1], arena, arena + need));
         assert_true(inside(net.b16[l], 2u * dims[l + 1], arena, arena + need));
         for (e = 0; e < count; e++) /* zeroed, and every element its own cell */
             assert_int_equal(net_tensor_get(&net, (uint32_t)l, e), 0);
@@ -182,8 +184,10 @@ static void configure_lays_out_int16_weights(void **state)
         assert_false(net_tensor_accepts(&net, (uint32_t)l, 32768));
         assert_false(net_tensor_accepts(&net, 1u << 4 | l, -32769));
     }
-    assert_true((uint8_t *)net.b16[0] >= (uint8_t *)net.w16[0] + 2u * 42u);
+    assert_true((uint8_t *)net.b16[0] >= (uint8_t *)net.w16[0] + 2u * 8u * 6u);
     assert_true((uint8_t *)net.w16[1] >= (uint8_t *)net.b16[0] + 12u);
+    assert_true(inside(net.pairs, 4u * 8u, arena, arena + need)); /* max(rows4(7), rows4(6), 2 * 2) = 8 words */
+    assert_true((uint8_t *)net.pairs >= (uint8_t *)(net.delta[1] + 2u * 3u));
 }
 
 static void seed_fills_hidden_feedback_from_one_counter(void **state)

@@ -11,10 +11,24 @@ def _a4(n: int) -> int:
     return (n + 3) & ~3
 
 
+def _rows4(n: int) -> int:
+    return (n + 3) & ~3
+
+
 def _params(dims: list[int], weight_bits: int) -> int:
-    """W_l and b_l of every layer, each part rounded up to 4 bytes."""
-    size = check_weight_bits(weight_bits) // 8
-    return sum(_a4(size * i * o) + _a4(size * o) for i, o in zip(dims[:-1], dims[1:]))
+    """W_l and b_l of every layer: int32; or int16 with the rows of W
+    rounded up to a multiple of 4 (the firmware's groups) and b to 4 bytes."""
+    if check_weight_bits(weight_bits) == 16:
+        return sum(2 * _rows4(i) * o + _a4(2 * o) for i, o in zip(dims[:-1], dims[1:]))
+    return sum(4 * (i * o + o) for i, o in zip(dims[:-1], dims[1:]))
+
+
+def _pair_scratch(dims: list[int], batch_cap: int, weight_bits: int) -> int:
+    """16-bit weights only: two samples' inputs as int16 pairs, or the
+    update's columns of a batch for two row pairs (firmware/core/arena.c)."""
+    if weight_bits != 16:
+        return 0
+    return 4 * max([2 * (batch_cap + (batch_cap & 1))] + [_rows4(d) for d in dims[:-1]])
 
 
 def arena_bytes(dims: Sequence[int], buffer_cap: int, batch_cap: int, weight_bits: int = 32) -> int:
@@ -24,7 +38,7 @@ def arena_bytes(dims: Sequence[int], buffer_cap: int, batch_cap: int, weight_bit
     feedback = _a4(2 * classes * sum(dims[1:-1]))
     samples = _a4(buffer_cap * dims[0]) + _a4(buffer_cap)
     rows = sum(_a4(2 * batch_cap * d) + _a4(batch_cap * d) + 4 * batch_cap * d for d in dims[1:])
-    return params + feedback + samples + rows
+    return params + feedback + samples + rows + _pair_scratch(dims, batch_cap, weight_bits)
 
 
 def arena_breakdown(dims: Sequence[int], buffer_cap: int, batch_cap: int, weight_bits: int = 32) -> dict[str, int]:
@@ -33,12 +47,14 @@ def arena_breakdown(dims: Sequence[int], buffer_cap: int, batch_cap: int, weight
     params = _params(dims, weight_bits)
     feedback = _a4(2 * dims[-1] * sum(dims[1:-1]))
     samples = _a4(buffer_cap * dims[0]) + _a4(buffer_cap)
+    scratch = _pair_scratch(dims, batch_cap, weight_bits)
     total = arena_bytes(dims, buffer_cap, batch_cap, weight_bits)
     return {
         "weights": params,
         "feedback": feedback,
         "samples": samples,
-        "activation_rows": total - params - feedback - samples,
+        "activation_rows": total - params - feedback - samples - scratch,
+        "pair_scratch": scratch,
         "total": total,
     }
 

@@ -225,14 +225,19 @@ def test_arena_formula_for_the_paper_network():
 
 
 def test_arena_formula_with_16_bit_weights():
-    # The same with int16 W and b (each part rounded up to 4 bytes): 784-64-10
-    # fits the 188,792-byte arena of qemu-netduinoplus2, as int32 does not.
+    # The same with int16 W (rows rounded up to a multiple of 4) and b (to 4
+    # bytes), plus the pair scratch of 4 * max(rows4(d_l), even batch) bytes:
+    # 784-64-10 fits the 188,792-byte arena of qemu-netduinoplus2, as int32
+    # does not.
     params = 2 * (784 * 64 + 64 + 64 * 10 + 10)
     rest = tm.arena_bytes((784, 64, 10), 50, 25) - 4 * (784 * 64 + 64 + 64 * 10 + 10)
-    assert tm.arena_bytes((784, 64, 10), 50, 25, 16) == params + rest == 155_264
-    assert tm.arena_bytes((3, 5, 2), 7, 3, 16) == 272  # a4(30) + a4(10) + a4(20) + a4(4) = 68, not 128
-    assert tm.arena_breakdown((784, 64, 10), 50, 25, 16)["weights"] == params
-    assert tm.largest_hidden(784, 10, 188_792, 50, 25, 16) == 82
-    assert tm.arena_bytes((784, 82, 10), 50, 25, 16) <= 188_792 < tm.arena_bytes((784, 83, 10), 50, 25, 16)
+    assert tm.arena_bytes((784, 64, 10), 50, 25, 16) == params + rest + 4 * 784 == 158_400
+    # 3-5-2: W0 2*4*5, b0 a4(10), W1 2*8*2, b1 a4(4) = 88 (not 128), scratch 4*8
+    assert tm.arena_bytes((3, 5, 2), 7, 3, 16) == 332 - 128 + 88 + 32
+    parts = tm.arena_breakdown((784, 64, 10), 50, 25, 16)
+    assert parts["weights"] == params and parts["pair_scratch"] == 3136
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+    assert tm.largest_hidden(784, 10, 188_792, 50, 25, 16) == 80
+    assert tm.arena_bytes((784, 80, 10), 50, 25, 16) <= 188_792 < tm.arena_bytes((784, 81, 10), 50, 25, 16)
     assert tm.largest_hidden(784, 10, 188_792, 50, 25) == 43
     assert tm.largest_hidden(784, 10, 1000, 50, 25) == 0

@@ -10,8 +10,9 @@
  *   update_pairs.c   fused update of two rows of W, int32 sums, 2^shift
  *   update_packed.c  the same, two samples per SMLAD (dual_mac.h)
  *   pack_pairs.c     rewrites delta panels as sample pairs for the above
- *   dot16.c          16-bit weights: one row x one panel, two MACs per SMLAD
- *   update16.c       16-bit weights: fused update of two rows, SMLAD
+ *   expand16.c       16-bit weights: inputs and update columns as int16 pairs
+ *   dot16.c          16-bit weights: two samples x one panel, two MACs per SMLAD
+ *   update16.c       16-bit weights: fused update of two rows, SMLAD, QSUB16
  */
 #ifndef TIFED_KERNELS_H
 #define TIFED_KERNELS_H
@@ -70,23 +71,46 @@ uint32_t update_packed_one_sat(const int16_t *c0, const int16_t *c1, const int32
 #endif
 
 /* The `full` full panels of an n x out int32 delta matrix, rewritten in
- * place as (d[b][c], d[b + 1][c]) int16 pairs; every delta must fit int16. */
-void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full);
-
-/* 16-bit weights (panel.h): acc[c] = sum_{r < rows} x[r] * W[r][c] for the
- * c < width (1..4) columns of the panel whose pair words start at p.
- * Exact int64 sums whatever the weights. */
-void panel16_dot_i8(const int8_t *x, const uint32_t *p, uint32_t rows, uint32_t width, int64_t *acc);
-void panel16_dot_i16(const int16_t *x, const uint32_t *p, uint32_t rows, uint32_t width, int64_t *acc);
+ * place as (d[b][c], d[b + 1][c]) int16 pairs, panel p from word p * stride
+ * on (4 n <= stride: where it was; 2 (n + 1) / 2 * 2: back to back);
+ * every delta must fit int16. */
+void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full, uint32_t stride);
 
 /*
- * 16-bit weights: rows r and r + 2 of a group (input columns c0, c1 as
- * `pairs` sample pairs, as update_packed_two) against `panels` full panels
- * of packed deltas: the four pair words w[0..3] of each panel (w_step
- * words to the next) -= floor(sum / 2^shift), saturated to int16. Only
- * under dot32_exact(n, |d|max) and with shift >= 1.
+ * 16-bit weights (panel.h). Their inputs first become int16 pairs in the
+ * pair scratch (expand16.c): input_pairs_* for the forward pass (two
+ * samples x0, x1, or one when x1 is NULL, `rows` inputs each: 4 words per
+ * group of four rows), column_pairs_* for the update (the group of rows
+ * r..r+3 of the n samples of a batch, `in` inputs per sample: 2 words per
+ * sample pair into cols0 for rows r, r + 2 and into cols1 for r + 1, r + 3).
  */
-void update16_pairs(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t pairs, uint32_t *w,
-                    uint32_t panels, uint32_t w_step, uint32_t d_step, unsigned shift);
+void input_pairs_i8(const int8_t *x0, const int8_t *x1, uint32_t rows, uint32_t *xp);
+void input_pairs_i16(const int16_t *a0, const int16_t *a1, uint32_t rows, uint32_t *xp);
+void column_pairs_i8(const int8_t *x, uint32_t in, uint32_t n, uint32_t r, uint32_t *cols0, uint32_t *cols1);
+void column_pairs_i16(const int16_t *a, uint32_t in, uint32_t n, uint32_t r, uint32_t *cols0, uint32_t *cols1);
+
+/* Forward pass of 16-bit weights: the pairs xp of `groups` groups against
+ * the panel whose words start at pw: acc[c] for the first sample and
+ * acc[4 + c] for the second, exact int64 sums whatever the weights.
+ * panel16_dot2 / panel16_dot1: a full panel, two samples / the first only;
+ * panel16_dot_narrow: a panel of `width` (1..4) columns, `two` samples. */
+void panel16_dot2(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc);
+void panel16_dot1(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc);
+void panel16_dot_narrow(const uint32_t *xp, const uint32_t *pw, uint32_t groups, uint32_t width, int two,
+                        int64_t *acc);
+
+/*
+ * The update of 16-bit weights: rows r and r + 2 of a group (their columns
+ * `cols` from column_pairs_*, `pairs` sample pairs) against `panels` full
+ * panels of packed deltas d, back to back (pack_delta_pairs with stride
+ * 4 * pairs): the four words w[0..3] of each panel (w_step words to the
+ * next) -= floor(sum / 2^shift), clamped to int16. Only under
+ * dot32_exact(n, |d|max) and shift >= 1; _small only when every
+ * |floor(sum / 2^shift)| <= 32767 as well.
+ */
+void update16_pairs(const uint32_t *cols, const int32_t *d, uint32_t pairs, uint32_t *w, uint32_t panels,
+                    uint32_t w_step, unsigned shift);
+void update16_pairs_small(const uint32_t *cols, const int32_t *d, uint32_t pairs, uint32_t *w, uint32_t panels,
+                          uint32_t w_step, unsigned shift);
 
 #endif
