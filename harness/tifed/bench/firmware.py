@@ -152,3 +152,21 @@ def measure(boards=BOARDS, models=tuple(MODELS), *, trained: bool = False, width
                     result = Skipped("firmware", f"{name} {spec} int{bits}", one_line(exc))
                 (skipped if isinstance(result, Skipped) else rows).append(result)
     return rows, skipped
+
+
+def capacity(log=print) -> list[dict]:
+    """bench.json "capacity" (an extension): per board with an image and per
+    width and buffer, its RAM arena and the largest 784-H-10 it trains
+    (tifed boards prints the same table)."""
+    from tifed.boards.table import CAPACITY_BATCH, board_arenas, capacity_rows
+
+    rows = []
+    for r in capacity_rows(board_arenas()):
+        if r.arena_bytes is None:
+            continue
+        for (weights, buffer), hidden in r.largest.items():
+            rows.append({"board": r.board, "arena_bytes": r.arena_bytes, "weights": weights, "buffer": buffer,
+                         "batch": CAPACITY_BATCH, "largest_hidden": hidden,
+                         "model": f"784-{hidden}-10" if hidden else None})
+    log(f"  capacity of {len({r['board'] for r in rows})} boards")
+    return rows

@@ -48,9 +48,10 @@ def firmware(doc: dict, out: Path) -> str | None:
     rows = doc.get("firmware") or []
     if not rows:
         return None
-    labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}" for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    bars = a1.bar(labels, [r["instructions_per_mac"] for r in rows], color="tab:blue")
+    labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}\n{r.get('weights', 'int32')}" for r in rows]
+    colors = ["tab:orange" if r.get("weights") == "int16" else "tab:blue" for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(11, 0.9 * len(rows)), 4.5))
+    bars = a1.bar(labels, [r["instructions_per_mac"] for r in rows], color=colors)
     a1.bar_label(bars, fmt="%.2f", fontsize=8)
     a1.axhline(3.0, color="tab:red", linestyle="--", linewidth=1, label="target 3")
     a1.axhline(1.0, color="0.4", linestyle=":", linewidth=1, label="1 per MAC")
@@ -69,8 +70,8 @@ def memory(doc: dict, out: Path) -> str | None:
     rows = doc.get("firmware") or []
     if not rows:
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
-    labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}" for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(12, 1.1 * len(rows)), 4.6), gridspec_kw={"width_ratios": [3, 2]})
+    labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}\n{r.get('weights', 'int32')}" for r in rows]
     kinds = [("flash_bytes", "flash"), ("ram_bytes", "static RAM"), ("arena_used_bytes", "arena (model)"),
              ("stack_peak_bytes", "stack peak")]
     width = 0.2
@@ -82,13 +83,14 @@ def memory(doc: dict, out: Path) -> str | None:
     a1.legend(fontsize=8)
     models = {}
     for r in rows:
-        models.setdefault(f"{r['model']}\nbuffer {(r.get('train') or {}).get('samples')}", r["arena_breakdown"])
+        models.setdefault(f"{r['model']} {r.get('weights', 'int32')}\nbuffer {(r.get('train') or {}).get('samples')}",
+                          r["arena_breakdown"])
     parts = [("weights", "weights"), ("samples", "one sample buffer"), ("activation_rows", "activation rows"),
-             ("feedback", "feedback B")]
+             ("feedback", "feedback B"), ("pair_scratch", "pair scratch")]
     bottom = [0.0] * len(models)
     names = list(models)
     for key, name in parts:
-        vals = [models[m][key] / models[m]["total"] for m in names]
+        vals = [models[m].get(key, 0) / models[m]["total"] for m in names]
         a2.bar(names, vals, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, vals)]
     a2.tick_params(axis="x", labelsize=7)

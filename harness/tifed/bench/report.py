@@ -21,6 +21,9 @@ TARGET_SAMPLES_PER_SECOND = 5000
 TARGET_SPEEDUP = 50
 TARGET_INSTRUCTIONS_PER_MAC = 3.0
 TARGET_BOARD, TARGET_MODEL = "qemu-mps2-an386", "784-200-10"
+# Issue 16: the paper's workload on small boards, with 16-bit weights.
+TARGET_INT16_MODEL, TARGET_INT16_INSTRUCTIONS_PER_MAC = "784-64-10", 1.2
+TARGET_INT16_ACCURACY = 0.82  # Fashion-MNIST, paper protocol, sim
 
 CONTRACT = {
     "machine": {"cpu": str, "cores": int, "python": str, "numpy": str},
@@ -85,8 +88,18 @@ def targets(doc: dict) -> list[dict]:
     ref = doc.get("reference") or {}
     sps, naive = ref.get("samples_per_second"), ref.get("naive_samples_per_second")
     speedup = sps / naive if sps and naive else None
-    fw = next((r for r in doc.get("firmware", []) if r["board"] == TARGET_BOARD and r["model"] == TARGET_MODEL), None)
+
+    def firmware_row(model, weights):
+        return next((r for r in doc.get("firmware", []) if r["board"] == TARGET_BOARD and r["model"] == model
+                     and r.get("weights", "int32") == weights), None)
+
+    fw, fw16 = firmware_row(TARGET_MODEL, "int32"), firmware_row(TARGET_INT16_MODEL, "int16")
     ipm = fw["instructions_per_mac"] if fw else None
+    ipm16 = fw16["instructions_per_mac"] if fw16 else None
+    acc16 = next((r["median"] for r in doc.get("accuracy", []) if r.get("paper_set") == "Fashion-MNIST"
+                  and r["model"] == TARGET_INT16_MODEL and r.get("weights") == "int16" and r.get("pool", 1) == 1
+                  and r["mode"] == "full" and r["lr_inv"] == 2048
+                  and r.get("buffers") == r.get("buffers_total")), None)
 
     def row(name, goal, value, met, note=""):
         return {"target": name, "goal": goal, "value": value, "met": met, "note": note}
@@ -100,12 +113,18 @@ def targets(doc: dict) -> list[dict]:
         row(f"firmware {TARGET_MODEL} on {TARGET_BOARD}, instructions per MAC", f"<= {TARGET_INSTRUCTIONS_PER_MAC:g}",
             ipm, None if ipm is None else ipm <= TARGET_INSTRUCTIONS_PER_MAC,
             "" if ipm is None else f"{ipm - 1:.2f} above 1 instruction per MAC"),
+        row(f"firmware {TARGET_INT16_MODEL} int16 on {TARGET_BOARD}, instructions per MAC",
+            f"<= {TARGET_INT16_INSTRUCTIONS_PER_MAC:g}", ipm16,
+            None if ipm16 is None else ipm16 <= TARGET_INT16_INSTRUCTIONS_PER_MAC, "two MACs per SMLAD"),
+        row(f"Fashion-MNIST accuracy of {TARGET_INT16_MODEL} int16 (sim, paper protocol)",
+            f">= {TARGET_INT16_ACCURACY:g}", acc16, None if acc16 is None else acc16 >= TARGET_INT16_ACCURACY,
+            "every buffer of the paper's protocol (not the quick bench)"),
     ]
 
 
 def build_document(machine: dict, reference: dict | None, firmware: list, wire: list, fleet: list, *,
                    accuracy: list | None = None, flower: list | None = None, skipped: list | None = None,
-                   run: dict | None = None, reliability: list | None = None) -> dict:
+                   run: dict | None = None, reliability: list | None = None, capacity: list | None = None) -> dict:
     doc = {
         "schema": SCHEMA,
         "machine": machine,
@@ -116,6 +135,7 @@ def build_document(machine: dict, reference: dict | None, firmware: list, wire: 
         "flower": flower or [],
         "accuracy": accuracy or [],
         "reliability": reliability or [],
+        "capacity": capacity or [],
         "skipped": skipped or [],
         "run": run or {},
     }
@@ -129,6 +149,8 @@ def merge(old: dict, new: dict, sections) -> dict:
     for key in ("reference", "firmware", "wire", "fleet", "flower", "accuracy", "reliability"):
         if key not in sections and key in old:
             out[key] = old[key]
+    if "firmware" not in sections and "capacity" in old:  # measured with the firmware
+        out["capacity"] = old["capacity"]
     kept = [s for s in old.get("skipped", []) if s.get("section") not in sections]
     out["skipped"] = kept + [s for s in new.get("skipped", []) if s.get("section") in sections]
     # The document stays the old run's, with a note of what was measured again and when.
