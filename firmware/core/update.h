@@ -45,6 +45,30 @@ static inline void delta_column_sums(const int32_t *d, uint32_t n, uint32_t j, u
             sum[c] += dp[c];
 }
 
+/* What the update of one layer knows of the batch, in either width. */
+typedef struct {
+    uint32_t in, out, n;  /* the layer's inputs and outputs, the batch's samples */
+    const int32_t *d;     /* the deltas, n x out in panel layout */
+    int shift;            /* lr_inv = 2^shift, or -1 */
+    uint32_t lr_inv;
+    int narrow;           /* the sums a_prev^T @ d are exact in int32 */
+} update_batch;
+
+static inline update_batch update_batch_of(const tifed_net *net, uint32_t l, uint32_t n, uint32_t lr_inv,
+                                           uint32_t delta_bits)
+{
+    update_batch b;
+    b.in = net->dims[l];
+    b.out = net->dims[l + 1u];
+    b.n = n;
+    b.d = net->delta[l];
+    b.shift = log2_exact_u32(lr_inv);
+    b.lr_inv = lr_inv;
+    /* |delta| <= delta_bits + 1; products with |a| <= 128 must stay int32. */
+    b.narrow = delta_bits < UINT32_MAX && dot32_exact(n, delta_bits + 1u);
+    return b;
+}
+
 /* Scratch columns of the update: c0[b] = a_prev[b][i0] and, when c1 is not
  * NULL, c1[b] = a_prev[b][i1], for the n samples of the batch. a_prev is
  * the batch's int8 samples x (layer 0) or the previous layer's activations

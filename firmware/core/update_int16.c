@@ -17,18 +17,14 @@
 #include "core/update.h"
 
 typedef struct {
+    update_batch b;
     uint32_t *w; /* the layer's pair words */
-    uint32_t in, out, n;
-    const int32_t *d;
-    int shift;
-    uint32_t lr_inv;
-    int narrow; /* int32 sums are exact */
 } update16_ctx;
 
 /* W[r][k] = sat16(W[r][k] - q). */
 static void apply(const update16_ctx *u, uint32_t r, uint32_t k, int64_t q)
 {
-    const uint32_t e = panel16_index(r, k, u->in, u->out);
+    const uint32_t e = panel16_index(r, k, u->b.in, u->b.out);
     const int64_t v = (int64_t)pair_half(u->w, e) - q;
     pair_set_half(u->w, e, v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : (int32_t)v);
 }
@@ -38,26 +34,26 @@ static void apply(const update16_ctx *u, uint32_t r, uint32_t k, int64_t q)
 static void update_generic(const update16_ctx *u, uint32_t r0, const int16_t *c0, const int16_t *c1)
 {
     uint32_t j, c;
-    for (j = 0; j < u->out; j += PANEL_WIDTH) {
-        const uint32_t width = panel_width(j, u->out);
-        const int32_t *dp = u->d + panel_start(j, u->n);
-        if (u->narrow) {
+    for (j = 0; j < u->b.out; j += PANEL_WIDTH) {
+        const uint32_t width = panel_width(j, u->b.out);
+        const int32_t *dp = u->b.d + panel_start(j, u->b.n);
+        if (u->b.narrow) {
             int32_t acc[2u * PANEL_WIDTH];
-            panel_dot32_i16(c0, c1, dp, u->n, width, acc);
+            panel_dot32_i16(c0, c1, dp, u->b.n, width, acc);
             for (c = 0; c < width; c++) {
-                apply(u, r0, j + c, scale32(acc[c], u->shift, u->lr_inv));
+                apply(u, r0, j + c, scale32(acc[c], u->b.shift, u->b.lr_inv));
                 if (c1)
-                    apply(u, r0 + 1u, j + c, scale32(acc[PANEL_WIDTH + c], u->shift, u->lr_inv));
+                    apply(u, r0 + 1u, j + c, scale32(acc[PANEL_WIDTH + c], u->b.shift, u->b.lr_inv));
             }
         } else {
             int64_t acc[PANEL_WIDTH];
-            panel_dot64_i16(c0, dp, u->n, width, acc);
+            panel_dot64_i16(c0, dp, u->b.n, width, acc);
             for (c = 0; c < width; c++)
-                apply(u, r0, j + c, scale64(acc[c], u->shift, u->lr_inv));
+                apply(u, r0, j + c, scale64(acc[c], u->b.shift, u->b.lr_inv));
             if (c1) {
-                panel_dot64_i16(c1, dp, u->n, width, acc);
+                panel_dot64_i16(c1, dp, u->b.n, width, acc);
                 for (c = 0; c < width; c++)
-                    apply(u, r0 + 1u, j + c, scale64(acc[c], u->shift, u->lr_inv));
+                    apply(u, r0 + 1u, j + c, scale64(acc[c], u->b.shift, u->b.lr_inv));
             }
         }
     }
@@ -67,11 +63,11 @@ static void update_generic(const update16_ctx *u, uint32_t r0, const int16_t *c0
  * the packed path, from their column pairs; int32 sums (exact there). */
 static void update_narrow_panel(const update16_ctx *u, uint32_t j, const uint32_t *cols, uint32_t r0, uint32_t r1)
 {
-    const uint32_t width = panel_width(j, u->out);
-    const int32_t *dp = u->d + panel_start(j, u->n);
+    const uint32_t width = panel_width(j, u->b.out);
+    const int32_t *dp = u->b.d + panel_start(j, u->b.n);
     int32_t a[PANEL_WIDTH] = {0, 0, 0, 0}, b[PANEL_WIDTH] = {0, 0, 0, 0};
     uint32_t s, c;
-    for (s = 0; s < u->n; s++, dp += width) {
+    for (s = 0; s < u->b.n; s++, dp += width) {
         const uint32_t shift = 16u * (s & 1u);
         const int32_t x0 = (int16_t)(uint16_t)(cols[2u * (s / 2u)] >> shift);
         const int32_t x1 = (int16_t)(uint16_t)(cols[2u * (s / 2u) + 1u] >> shift);
@@ -81,9 +77,9 @@ static void update_narrow_panel(const update16_ctx *u, uint32_t j, const uint32_
         }
     }
     for (c = 0; c < width; c++) {
-        apply(u, r0, j + c, scale32(a[c], u->shift, u->lr_inv));
-        if (r1 < u->in)
-            apply(u, r1, j + c, scale32(b[c], u->shift, u->lr_inv));
+        apply(u, r0, j + c, scale32(a[c], u->b.shift, u->b.lr_inv));
+        if (r1 < u->b.in)
+            apply(u, r1, j + c, scale32(b[c], u->b.shift, u->b.lr_inv));
     }
 }
 
@@ -98,27 +94,20 @@ void update_layer_int16(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
     update16_ctx u;
     uint32_t i, j, c;
 
+    u.b = update_batch_of(net, l, n, lr_inv, delta_bits);
     u.w = net->w16[l];
-    u.in = in;
-    u.out = out;
-    u.n = n;
-    u.d = net->delta[l];
-    u.shift = log2_exact_u32(lr_inv);
-    u.lr_inv = lr_inv;
-    /* |delta| <= delta_bits + 1; products with |a| <= 128 must stay int32. */
-    u.narrow = delta_bits < UINT32_MAX && dot32_exact(n, delta_bits + 1u);
 
     for (j = 0; j < out; j += PANEL_WIDTH) {
         const uint32_t width = panel_width(j, out);
         int64_t sum[PANEL_WIDTH];
-        delta_column_sums(u.d, n, j, width, sum);
+        delta_column_sums(u.b.d, n, j, width, sum);
         for (c = 0; c < width; c++) {
-            const int64_t v = bias[j + c] - scale64(sum[c], u.shift, lr_inv);
+            const int64_t v = bias[j + c] - scale64(sum[c], u.b.shift, lr_inv);
             bias[j + c] = (int16_t)(v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v);
         }
     }
 
-    if (!(u.narrow && u.shift >= 1 && delta_bits <= 0x7FFFu && full >= 1u)) {
+    if (!(u.b.narrow && u.b.shift >= 1 && delta_bits <= 0x7FFFu && full >= 1u)) {
         /* The pair scratch holds two plain columns of n int16 (arena.c). */
         int16_t *c0 = (int16_t *)(void *)net->pairs, *c1 = c0 + n;
         for (i = 0; i < in; i += 2u) {
@@ -132,7 +121,7 @@ void update_layer_int16(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
     {
         /* |floor(sum / 2^shift)| <= (128 n |d|max >> shift) + 1: within
          * int16, one QSUB16 does a word's two steps. */
-        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.shift) + 1u;
+        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.b.shift) + 1u;
         void (*const kernel)(const uint32_t *, const int32_t *, uint32_t, uint32_t *, uint32_t, uint32_t,
                              unsigned) = q_max <= 32767u ? update16_pairs_small : update16_pairs;
         const uint32_t w_step = 2u * rows4(in); /* words per full panel */
@@ -150,7 +139,7 @@ void update_layer_int16(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
             for (h = 0; h < 2u && i + h < in; h++) {
                 /* Rows i + h and i + h + 2: the low and high halves of run h
                  * of the group's words (panel.h); a row past `in` is pad. */
-                kernel(cols[h], u.d, pairs, u.w + 2u * i + PANEL_WIDTH * h, full, w_step, (unsigned)u.shift);
+                kernel(cols[h], u.b.d, pairs, u.w + 2u * i + PANEL_WIDTH * h, full, w_step, (unsigned)u.b.shift);
                 if (full * PANEL_WIDTH < out)
                     update_narrow_panel(&u, full * PANEL_WIDTH, cols[h], i + h, i + h + 2u);
             }

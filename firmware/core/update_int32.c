@@ -23,12 +23,7 @@ static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
 }
 
 typedef struct {
-    const tifed_net *net;
-    uint32_t in, out, n;
-    const int32_t *d;
-    int shift;
-    uint32_t lr_inv;
-    int narrow;       /* int32 sums are exact */
+    update_batch b;
     int packed;       /* ... and the full panels hold int16 sample pairs */
     int may_saturate; /* |w - q| might exceed INT32_MAX */
     uint32_t bits;
@@ -40,45 +35,45 @@ static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0
     uint32_t j = 0, c;
 #if TIFED_PACKED_UPDATE
     if (u->packed) {
-        const uint32_t full = u->out / PANEL_WIDTH, pairs = (u->n + 1u) / 2u;
-        const uint32_t w_step = PANEL_WIDTH * u->in, d_step = PANEL_WIDTH * u->n;
+        const uint32_t full = u->b.out / PANEL_WIDTH, pairs = (u->b.n + 1u) / 2u;
+        const uint32_t w_step = PANEL_WIDTH * u->b.in, d_step = PANEL_WIDTH * u->b.n;
         int32_t *w_row = w + i * PANEL_WIDTH;
         if (c1)
             u->bits |= (u->may_saturate ? update_packed_two_sat : update_packed_two)(
-                c0, c1, u->d, pairs, w_row, full, w_step, d_step, (unsigned)u->shift);
+                c0, c1, u->b.d, pairs, w_row, full, w_step, d_step, (unsigned)u->b.shift);
         else
             u->bits |= (u->may_saturate ? update_packed_one_sat : update_packed_one)(
-                c0, NULL, u->d, pairs, w_row, full, w_step, d_step, (unsigned)u->shift);
+                c0, NULL, u->b.d, pairs, w_row, full, w_step, d_step, (unsigned)u->b.shift);
         j = full * PANEL_WIDTH; /* the narrow last panel, if any, below (int32 deltas) */
     } else
 #endif
-    if (u->narrow && u->shift >= 0 && c1) {
-        const uint32_t full = u->out / PANEL_WIDTH;
+    if (u->b.narrow && u->b.shift >= 0 && c1) {
+        const uint32_t full = u->b.out / PANEL_WIDTH;
         u->bits |= (u->may_saturate ? update_pairs_i32_sat : update_pairs_i32)(
-            c0, c1, u->d, u->n, w + i * PANEL_WIDTH, full, PANEL_WIDTH * u->in, (unsigned)u->shift);
+            c0, c1, u->b.d, u->b.n, w + i * PANEL_WIDTH, full, PANEL_WIDTH * u->b.in, (unsigned)u->b.shift);
         j = full * PANEL_WIDTH; /* the narrow last panel, if any, below */
     }
-    for (; j < u->out; j += PANEL_WIDTH) {
-        const uint32_t width = panel_width(j, u->out);
-        const int32_t *dp = u->d + panel_start(j, u->n);
-        int32_t *w0 = w + panel_start(j, u->in) + i * width, *w1 = w0 + width;
-        if (u->narrow) {
+    for (; j < u->b.out; j += PANEL_WIDTH) {
+        const uint32_t width = panel_width(j, u->b.out);
+        const int32_t *dp = u->b.d + panel_start(j, u->b.n);
+        int32_t *w0 = w + panel_start(j, u->b.in) + i * width, *w1 = w0 + width;
+        if (u->b.narrow) {
             int32_t acc[2u * PANEL_WIDTH];
-            panel_dot32_i16(c0, c1, dp, u->n, width, acc);
+            panel_dot32_i16(c0, c1, dp, u->b.n, width, acc);
             for (c = 0; c < width; c++)
-                w0[c] = step(w0[c], scale32(acc[c], u->shift, u->lr_inv), &u->bits);
+                w0[c] = step(w0[c], scale32(acc[c], u->b.shift, u->b.lr_inv), &u->bits);
             if (c1)
                 for (c = 0; c < width; c++)
-                    w1[c] = step(w1[c], scale32(acc[PANEL_WIDTH + c], u->shift, u->lr_inv), &u->bits);
+                    w1[c] = step(w1[c], scale32(acc[PANEL_WIDTH + c], u->b.shift, u->b.lr_inv), &u->bits);
         } else {
             int64_t acc[PANEL_WIDTH];
-            panel_dot64_i16(c0, dp, u->n, width, acc);
+            panel_dot64_i16(c0, dp, u->b.n, width, acc);
             for (c = 0; c < width; c++)
-                w0[c] = step(w0[c], scale64(acc[c], u->shift, u->lr_inv), &u->bits);
+                w0[c] = step(w0[c], scale64(acc[c], u->b.shift, u->b.lr_inv), &u->bits);
             if (c1) {
-                panel_dot64_i16(c1, dp, u->n, width, acc);
+                panel_dot64_i16(c1, dp, u->b.n, width, acc);
                 for (c = 0; c < width; c++)
-                    w1[c] = step(w1[c], scale64(acc[c], u->shift, u->lr_inv), &u->bits);
+                    w1[c] = step(w1[c], scale64(acc[c], u->b.shift, u->b.lr_inv), &u->bits);
             }
         }
     }
@@ -100,20 +95,12 @@ void update_layer_int32(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
     update_ctx u;
     uint32_t i, j, c, unused = 0;
 
-    u.net = net;
-    u.in = in;
-    u.out = out;
-    u.n = n;
-    u.d = net->delta[l];
-    u.shift = log2_exact_u32(lr_inv);
-    u.lr_inv = lr_inv;
-    /* |delta| <= delta_bits + 1; products with |a| <= 128 must stay int32. */
-    u.narrow = delta_bits < UINT32_MAX && dot32_exact(n, delta_bits + 1u);
+    u.b = update_batch_of(net, l, n, lr_inv, delta_bits);
     /* Then |q| <= (128 n |delta|max >> shift) + 1, and w - q cannot leave
      * int32 while |w| + |q| <= INT32_MAX. */
     u.may_saturate = 1;
-    if (u.narrow && u.shift >= 0) {
-        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.shift) + 1u;
+    if (u.b.narrow && u.b.shift >= 0) {
+        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.b.shift) + 1u;
         u.may_saturate = (uint64_t)net->w_bound[l] + q_max > (uint64_t)INT32_MAX;
     }
     u.bits = 0;
@@ -122,9 +109,9 @@ void update_layer_int32(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
     for (j = 0; j < out; j += PANEL_WIDTH) {
         const uint32_t width = panel_width(j, out);
         int64_t sum[PANEL_WIDTH];
-        delta_column_sums(u.d, n, j, width, sum);
+        delta_column_sums(u.b.d, n, j, width, sum);
         for (c = 0; c < width; c++)
-            bias[j + c] = step(bias[j + c], scale64(sum[c], u.shift, lr_inv), &unused);
+            bias[j + c] = step(bias[j + c], scale64(sum[c], u.b.shift, lr_inv), &unused);
     }
 
     /* Packed when the int32 sums are exact, lr_inv is a power of two, every
@@ -132,7 +119,7 @@ void update_layer_int32(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, 
      * padded column fits in the scratch. */
     u.packed = 0;
 #if TIFED_PACKED_UPDATE
-    u.packed = u.narrow && u.shift >= 0 && delta_bits <= 0x7FFFu && n_pad <= scratch && out >= PANEL_WIDTH;
+    u.packed = u.b.narrow && u.b.shift >= 0 && delta_bits <= 0x7FFFu && n_pad <= scratch && out >= PANEL_WIDTH;
 #endif
     column = u.packed ? n_pad : n;
     step_i = 2u * column <= scratch ? 2u : 1u;

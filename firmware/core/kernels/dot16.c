@@ -45,38 +45,21 @@
     } while (0)
 #endif
 
-/* Group g of the block at xp, pw; TWO = 0: sample s only. */
-#define GROUP(g, TWO)                                                                      \
+/* Half h (0: rows r, r + 2; 1: rows r + 1, r + 3) of group g of the block
+ * at xp, pw: the inputs' pair words s (and t) against the four weight
+ * words of the half, two at a time. TWO = 0: sample s only. */
+#define HALF(g, h, TWO)                                                                    \
     do {                                                                                   \
-        uint32_t s = xp[4u * (g)], t = (TWO) ? xp[4u * (g) + 1u] : 0u;                     \
-        uint32_t w0 = pw[8u * (g)], w1 = pw[8u * (g) + 1u];                                \
+        const uint32_t s = xp[4u * (g) + 2u * (h)], t = (TWO) ? xp[4u * (g) + 2u * (h) + 1u] : 0u; \
+        uint32_t w0 = pw[8u * (g) + 4u * (h)], w1 = pw[8u * (g) + 4u * (h) + 1u];          \
         a0 = dual_mac(s, w0, a0);                                                          \
         a1 = dual_mac(s, w1, a1);                                                          \
         if (TWO) {                                                                         \
             b0 = dual_mac(t, w0, b0);                                                      \
             b1 = dual_mac(t, w1, b1);                                                      \
         }                                                                                  \
-        w0 = pw[8u * (g) + 2u];                                                            \
-        w1 = pw[8u * (g) + 3u];                                                            \
-        a2 = dual_mac(s, w0, a2);                                                          \
-        a3 = dual_mac(s, w1, a3);                                                          \
-        if (TWO) {                                                                         \
-            b2 = dual_mac(t, w0, b2);                                                      \
-            b3 = dual_mac(t, w1, b3);                                                      \
-        }                                                                                  \
-        s = xp[4u * (g) + 2u];                                                             \
-        if (TWO)                                                                           \
-            t = xp[4u * (g) + 3u];                                                         \
-        w0 = pw[8u * (g) + 4u];                                                            \
-        w1 = pw[8u * (g) + 5u];                                                            \
-        a0 = dual_mac(s, w0, a0);                                                          \
-        a1 = dual_mac(s, w1, a1);                                                          \
-        if (TWO) {                                                                         \
-            b0 = dual_mac(t, w0, b0);                                                      \
-            b1 = dual_mac(t, w1, b1);                                                      \
-        }                                                                                  \
-        w0 = pw[8u * (g) + 6u];                                                            \
-        w1 = pw[8u * (g) + 7u];                                                            \
+        w0 = pw[8u * (g) + 4u * (h) + 2u];                                                 \
+        w1 = pw[8u * (g) + 4u * (h) + 3u];                                                 \
         a2 = dual_mac(s, w0, a2);                                                          \
         a3 = dual_mac(s, w1, a3);                                                          \
         if (TWO) {                                                                         \
@@ -85,7 +68,20 @@
         }                                                                                  \
     } while (0)
 
-/* `groups` (<= CHUNK_GROUPS) groups into the int64 sums. */
+#define GROUP(g, TWO)                                                                      \
+    do {                                                                                   \
+        HALF(g, 0u, TWO);                                                                  \
+        HALF(g, 1u, TWO);                                                                  \
+    } while (0)
+
+static void zero(int64_t *acc)
+{
+    /* Spelt out: gcc makes a loop of this a call of memset. */
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+    acc[4] = acc[5] = acc[6] = acc[7] = 0;
+}
+
+/* At most CHUNK_GROUPS groups into the int64 sums, in int32. */
 #define DEFINE_CHUNK(name, TWO)                                                            \
     static void name(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc) \
     {                                                                                      \
@@ -111,31 +107,25 @@
 DEFINE_CHUNK(chunk2, 1)
 DEFINE_CHUNK(chunk1, 0)
 
-static void zero(int64_t *acc)
+typedef void chunk_fn(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc);
+
+/* The int64 sums of `groups` groups, chunk by chunk. */
+static void dot16(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc, chunk_fn *chunk)
 {
-    /* Spelt out: gcc makes a loop of this a call of memset. */
-    acc[0] = acc[1] = acc[2] = acc[3] = 0;
-    acc[4] = acc[5] = acc[6] = acc[7] = 0;
+    uint32_t g;
+    zero(acc);
+    for (g = 0; g < groups; g += CHUNK_GROUPS)
+        chunk(xp + 4u * g, pw + 8u * g, groups - g < CHUNK_GROUPS ? groups - g : CHUNK_GROUPS, acc);
 }
 
 void panel16_dot2(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc)
 {
-    uint32_t g;
-    zero(acc);
-    for (g = 0; g < groups; g += CHUNK_GROUPS) {
-        const uint32_t chunk = groups - g < CHUNK_GROUPS ? groups - g : CHUNK_GROUPS;
-        chunk2(xp + 4u * g, pw + 8u * g, chunk, acc);
-    }
+    dot16(xp, pw, groups, acc, chunk2);
 }
 
 void panel16_dot1(const uint32_t *xp, const uint32_t *pw, uint32_t groups, int64_t *acc)
 {
-    uint32_t g;
-    zero(acc);
-    for (g = 0; g < groups; g += CHUNK_GROUPS) {
-        const uint32_t chunk = groups - g < CHUNK_GROUPS ? groups - g : CHUNK_GROUPS;
-        chunk1(xp + 4u * g, pw + 8u * g, chunk, acc);
-    }
+    dot16(xp, pw, groups, acc, chunk1);
 }
 
 void panel16_dot_narrow(const uint32_t *xp, const uint32_t *pw, uint32_t groups, uint32_t width, int two,
