@@ -1,6 +1,6 @@
 /*
  * Integer helpers with NumPy's semantics: floor division (`//`, rounding
- * toward minus infinity, not C's truncation) and int32 saturation.
+ * toward minus infinity, not C's truncation) and int32 / int16 saturation.
  * All inline: they sit in the per-output and per-weight epilogues.
  */
 #ifndef TIFED_INTMATH_H
@@ -61,6 +61,12 @@ static inline int32_t sat_i32(int64_t v)
     if (v < INT32_MIN)
         return INT32_MIN;
     return (int32_t)v;
+}
+
+/* Clamp into int16: 16-bit weights and biases saturate there. */
+static inline int32_t sat_i16(int32_t v)
+{
+    return v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v;
 }
 
 /* k if v == 2^k, else -1 (v = 0 gives -1). */

@@ -41,52 +41,71 @@ int net_tensor_shape(const tifed_net *net, uint32_t id, uint32_t *rows, uint32_t
     return 0;
 }
 
-int net_tensor_accepts(const tifed_net *net, uint32_t id, int32_t value)
-{
-    (void)net;
-    return (id >> 4) != NET_TENSOR_FEEDBACK || (value >= -32768 && value <= 32767);
-}
+/* Where element e (row-major on the wire) of tensor id lives: an int32
+ * cell, an int16 cell (feedback, 16-bit biases), or half `half` of a
+ * 16-bit weight matrix's pair words; W is stored in panels (panel.h). */
+typedef struct {
+    int32_t *i32;
+    int16_t *i16;
+    uint32_t *pairs;
+    uint32_t half;
+} cell;
 
-/* Element e (row-major on the wire) of tensor id: an int32 cell, or for
- * feedback an int16 cell; W is stored in panels (panel.h). */
-static void locate(const tifed_net *net, uint32_t id, uint32_t e, int32_t **i32, int16_t **i16)
+static cell locate(const tifed_net *net, uint32_t id, uint32_t e)
 {
     const uint32_t kind = id >> 4, l = id & 0x0Fu;
-    *i32 = NULL;
-    *i16 = NULL;
+    const int wide = net->weight_bits != 16u;
+    cell at = {NULL, NULL, NULL, 0u};
     if (kind == NET_TENSOR_WEIGHTS) {
         const uint32_t in = net->dims[l], out = net->dims[l + 1u];
-        *i32 = net->w[l] + panel_index(e / out, e % out, in, out);
+        if (wide) {
+            at.i32 = net->w[l] + panel_index(e / out, e % out, in, out);
+        } else {
+            at.pairs = net->w16[l];
+            at.half = panel16_index(e / out, e % out, in, out);
+        }
     } else if (kind == NET_TENSOR_BIAS) {
-        *i32 = net->b[l] + e;
+        if (wide)
+            at.i32 = net->b[l] + e;
+        else
+            at.i16 = net->b16[l] + e;
     } else {
-        *i16 = net->fb[l] + e;
+        at.i16 = net->fb[l] + e;
     }
+    return at;
+}
+
+int net_tensor_accepts(const tifed_net *net, uint32_t id, int32_t value)
+{
+    const int narrow = (id >> 4) == NET_TENSOR_FEEDBACK || net->weight_bits == 16u;
+    return !narrow || (value >= INT16_MIN && value <= INT16_MAX);
 }
 
 int32_t net_tensor_get(const tifed_net *net, uint32_t id, uint32_t e)
 {
-    int32_t *i32;
-    int16_t *i16;
-    locate(net, id, e, &i32, &i16);
-    return i32 ? *i32 : *i16;
+    const cell at = locate(net, id, e);
+    if (at.i32)
+        return *at.i32;
+    if (at.i16)
+        return *at.i16;
+    return pair_half(at.pairs, at.half);
 }
 
 void net_tensor_set(tifed_net *net, uint32_t id, uint32_t e, int32_t value)
 {
-    int32_t *i32;
-    int16_t *i16;
-    locate(net, id, e, &i32, &i16);
+    const cell at = locate(net, id, e);
     if ((id >> 4) == NET_TENSOR_WEIGHTS) {
         /* |INT32_MIN| = 2^31 fits uint32. */
         const uint32_t magnitude = value < 0 ? 0u - (uint32_t)value : (uint32_t)value;
         if (magnitude > net->w_bound[id & 0x0Fu])
             net->w_bound[id & 0x0Fu] = magnitude;
     }
-    if (i32)
-        *i32 = value;
+    if (at.i32)
+        *at.i32 = value;
+    else if (at.i16)
+        *at.i16 = (int16_t)value;
     else
-        *i16 = (int16_t)value;
+        pair_set_half(at.pairs, at.half, value);
 }
 
 void net_seed_feedback(tifed_net *net, uint32_t seed)

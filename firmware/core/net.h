@@ -4,6 +4,9 @@
  *
  * Numeric widths (algorithm.md): inputs x int8, activations int16, weights
  * and biases int32, dot products and update sums int64, feedback int16.
+ * CONFIGURE may choose 16-bit storage of weights and biases instead (this
+ * project's extension, models/README.md): every update then saturates at
+ * the int16 limits, and the arithmetic is otherwise the same.
  *
  * Functions that take sizes from the wire check them and return -1 when they
  * are out of range; the protocol layer checks them first and answers with a
@@ -22,9 +25,14 @@ typedef struct {
     uint32_t buffer_cap;                    /* samples the buffer holds */
     uint32_t batch_cap;                     /* rows of the activation buffers */
     uint32_t arena_used;                    /* bytes of the arena in use */
+    uint32_t weight_bits;                   /* storage of W and b: 32, or 16 */
 
+    /* W and b in the storage width (the other pair is NULL). */
     int32_t *w[TIFED_MAX_LAYERS];           /* W_l, d_l x d_{l+1}, panel layout (panel.h) */
     int32_t *b[TIFED_MAX_LAYERS];           /* b_l, d_{l+1} */
+    uint32_t *w16[TIFED_MAX_LAYERS];        /* W_l as int16 pairs, panel layout (panel.h) */
+    int16_t *b16[TIFED_MAX_LAYERS];         /* b_l */
+    uint32_t *pairs;                        /* 16-bit weights: the pair scratch (arena.c) */
     int16_t *fb[TIFED_MAX_LAYERS];          /* B_l, C x d_{l+1} row-major; hidden layers only */
     int8_t *x;                              /* samples, buffer_cap x d_0 */
     uint8_t *label;                         /* labels, buffer_cap */
@@ -44,15 +52,18 @@ typedef struct {
 #define NET_TENSOR_BIAS 1u
 #define NET_TENSOR_FEEDBACK 2u
 
-/* Bytes of arena a model needs (PROTOCOL.md CONFIGURE formula). 64-bit, so
- * absurd requests are measured, not wrapped. */
-uint64_t net_arena_need(uint32_t n_layers, const uint32_t *dims, uint32_t buffer_cap, uint32_t batch_cap);
+/* Bytes of arena a model needs (PROTOCOL.md CONFIGURE formula) with weights
+ * and biases of weight_bits (32 or 16). 64-bit, so absurd requests are
+ * measured, not wrapped. */
+uint64_t net_arena_need(uint32_t n_layers, const uint32_t *dims, uint32_t buffer_cap, uint32_t batch_cap,
+                        uint32_t weight_bits);
 
 /* Lay the model out in the arena (which must be 4-byte aligned) and zero
  * weights, biases, feedback and samples. Returns 0, or -1 when it does not
- * fit or an argument is out of range; on -1 *net is unchanged. */
+ * fit or an argument is out of range (weight_bits other than 16 or 32
+ * included); on -1 *net is unchanged. */
 int net_configure(tifed_net *net, uint8_t *arena, uint32_t arena_bytes, uint32_t n_layers,
-                  const uint32_t *dims, uint32_t buffer_cap, uint32_t batch_cap);
+                  const uint32_t *dims, uint32_t buffer_cap, uint32_t batch_cap, uint32_t weight_bits);
 
 /* Forget the model (as after power-on). */
 void net_reset(tifed_net *net);
@@ -65,7 +76,8 @@ int net_tensor_count(const tifed_net *net, uint32_t id, uint32_t *count);
  * tensor. Element (r, c) is element r * cols + c. */
 int net_tensor_shape(const tifed_net *net, uint32_t id, uint32_t *rows, uint32_t *cols);
 
-/* Whether tensor id can store value: feedback takes int16 values only. */
+/* Whether tensor id can store value: feedback, and weights and biases of
+ * 16-bit storage, take int16 values only. */
 int net_tensor_accepts(const tifed_net *net, uint32_t id, int32_t value);
 
 /* Element e (< count, row-major as on the wire) of tensor id. The value

@@ -1,6 +1,6 @@
 /*
  * Panel layout: how the firmware stores the weight matrices W_l and the DFA
- * deltas, and the multiply-accumulate kernels that walk it.
+ * deltas.
  *
  * A rows x cols matrix is cut into panels of 4 columns; each panel is stored
  * row after row, 4 values per row (the last panel is narrower when cols is
@@ -15,13 +15,23 @@
  * with all accumulators in registers and no stride arithmetic. On the wire
  * (WRITE_TENSOR/READ_TENSOR) W stays row-major; net.c maps the offsets.
  *
- * Two kernel families:
- *  - dot64: one input row, int64 accumulators; always exact.
- *  - dot32: two input rows at once (one when x1 is NULL), int32
- *    accumulators, eight in registers. Exact only when the caller has
- *    proved that no partial sum leaves int32: with |x| <= 128 and
- *    |p| <= bound, that is 128 * n * bound <= INT32_MAX (dot32_exact).
- *    A Cortex-M4 then needs 2.25 instructions per MAC instead of 3.
+ * 16-bit weights (CONFIGURE's weight_bits 16) use the same panels of 4
+ * columns, but over rows4 = rows rounded up to a multiple of 4 (the pad
+ * rows hold 0 and stay 0), and inside a panel the rows go in groups of
+ * four, each group stored as two runs of `width` 32-bit words, each word an
+ * int16 pair (low half first):
+ *
+ *   (W[r][k], W[r+2][k]) for every column k, then (W[r+1][k], W[r+3][k])
+ *
+ * so that one word pairs with the inputs (x[r], x[r+2]) or (x[r+1],
+ * x[r+3]) that one SXTB16 pulls out of four int8 inputs, and one SMLAD
+ * does two MACs (kernels/dot16.c); in the update, rows r and r + 2 share
+ * their words (kernels/update16.c). panel16_index numbers the int16 halves
+ * (half e is the low half of word e / 2 when e is even); the storage is an
+ * array of uint32_t words, read and written whole by the kernels and by
+ * half through pair_half / pair_set_half.
+ *
+ * The kernels that walk this layout: core/kernels/kernels.h.
  */
 #ifndef TIFED_PANEL_H
 #define TIFED_PANEL_H
@@ -47,22 +57,29 @@ static inline uint32_t panel_index(uint32_t r, uint32_t k, uint32_t rows, uint32
     return panel_start(k, rows) + r * panel_width(k, cols) + (k & 3u);
 }
 
-/* True when sums of n products x * p, |x| <= 128, |p| <= bound, cannot
- * leave int32 at any step. */
-static inline int dot32_exact(uint32_t n, uint32_t bound)
+/* Rows of a 16-bit weight matrix as stored: a whole number of groups. */
+static inline uint32_t rows4(uint32_t rows)
 {
-    return (uint64_t)128u * n * bound <= (uint64_t)INT32_MAX;
+    return (rows + 3u) & ~3u;
 }
 
-/* acc[c] = sum_{r < n} x[r] * p[r * width + c], c < width (1..4). */
-void panel_dot64_i8(const int8_t *x, const int32_t *p, uint32_t n, uint32_t width, int64_t *acc);
-void panel_dot64_i16(const int16_t *x, const int32_t *p, uint32_t n, uint32_t width, int64_t *acc);
+/* Half number of element (r, k) of a rows x cols matrix of 16-bit weights. */
+static inline uint32_t panel16_index(uint32_t r, uint32_t k, uint32_t rows, uint32_t cols)
+{
+    const uint32_t width = panel_width(k, cols), c = k & 3u;
+    return panel_start(k, rows4(rows)) + (r & ~3u) * width + 2u * ((r & 1u) * width + c) + ((r >> 1) & 1u);
+}
 
-/* acc[c] for row x0 and acc[4 + c] for row x1 (skipped when x1 is NULL),
- * in int32: only under dot32_exact(). */
-void panel_dot32_i8(const int8_t *x0, const int8_t *x1, const int32_t *p, uint32_t n, uint32_t width,
-                    int32_t *acc);
-void panel_dot32_i16(const int16_t *x0, const int16_t *x1, const int32_t *p, uint32_t n, uint32_t width,
-                     int32_t *acc);
+static inline int32_t pair_half(const uint32_t *words, uint32_t e)
+{
+    return (int16_t)(uint16_t)(words[e >> 1] >> (16u * (e & 1u)));
+}
+
+/* v must fit int16. */
+static inline void pair_set_half(uint32_t *words, uint32_t e, int32_t v)
+{
+    const unsigned shift = 16u * (e & 1u);
+    words[e >> 1] = (words[e >> 1] & ~(0xFFFFu << shift)) | (uint32_t)(uint16_t)v << shift;
+}
 
 #endif

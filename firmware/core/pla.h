@@ -10,15 +10,12 @@
 
 #include "core/intmath.h"
 
-static inline int16_t pla_tanh(int64_t s, uint8_t *g_log2)
+/* The table for -127 <= s < 128, in 32-bit arithmetic. */
+static inline int16_t pla_tanh_mid(int32_t s, uint8_t *g_log2)
 {
-    if (s >= 128) {
-        *g_log2 = 7u;
-        return 128;
-    }
     if (s >= 75) {
         *g_log2 = 3u;
-        return (int16_t)(floor_shift_i64(s, 2) + 88);
+        return (int16_t)(floor_shift_i32(s, 2) + 88);
     }
     if (s >= 32) {
         *g_log2 = 1u;
@@ -32,12 +29,21 @@ static inline int16_t pla_tanh(int64_t s, uint8_t *g_log2)
         *g_log2 = 1u;
         return (int16_t)(s - 32);
     }
-    if (s >= -127) {
-        *g_log2 = 3u;
-        return (int16_t)(floor_shift_i64(s, 2) - 88);
+    *g_log2 = 3u;
+    return (int16_t)(floor_shift_i32(s, 2) - 88);
+}
+
+static inline int16_t pla_tanh(int64_t s, uint8_t *g_log2)
+{
+    if (s >= 128) {
+        *g_log2 = 7u;
+        return 128;
     }
-    *g_log2 = 7u;
-    return -127;
+    if (s < -127) {
+        *g_log2 = 7u;
+        return -127;
+    }
+    return pla_tanh_mid((int32_t)s, g_log2);
 }
 
 #endif

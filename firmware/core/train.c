@@ -6,29 +6,16 @@
  *      e = a_last - 16 * onehot(label);
  *   3. every trained layer: W -= floor((a_prev^T @ d) / lr_inv),
  *      b -= floor(sum_batch(d) / lr_inv), saturated to int32.
+ *      With 16-bit weights (CONFIGURE) the same, saturated to int16.
  *
- * The update contracts over the batch. The deltas are stored as an n x out
- * matrix in panel layout (panel.h), and input columns a_prev[:, i] are first
- * copied to contiguous scratch rows (the last layer's activation rows, free
- * once the deltas exist), so updating W[i..i+1][j..j+3] is one panel kernel
- * call over the batch. Its sums are int32 when the deltas' bound proves
- * that exact (the usual case), else int64. When every delta also fits in
- * int16, the packed path (below) does two of those MACs per instruction.
+ * The deltas are stored as an n x out matrix in panel layout (panel.h);
+ * their magnitude bound tells the update which kernel is exact. Step 3
+ * lives in update_int32.c and update_int16.c, one per storage width, and
+ * the kernels themselves in core/kernels/ (kernels.h).
  */
 #include <stddef.h>
-#include <string.h>
 
-#include "core/dual_mac.h"
-#include "core/intmath.h"
-#include "core/net.h"
-#include "core/panel.h"
-
-/* A cheap magnitude bound: OR-ing these over many t gives m with
- * |t| <= m + 1 for every t (for t < 0, ~t = |t| - 1). */
-static inline uint32_t magnitude_bits(int32_t t)
-{
-    return (uint32_t)(t < 0 ? ~t : t);
-}
+#include "core/update.h"
 
 /* Last layer: d = floor((a - t) / g), t = 16 at the label. Returns the
  * magnitude bits of the deltas. */
@@ -52,7 +39,9 @@ static uint32_t deltas_last(const tifed_net *net, const uint8_t *labels, uint32_
 /* Hidden layer l: d = floor((e @ B_l) / g). With e = a_last - t,
  * e @ B_l = a_last @ B_l - 16 * B_l[label, :]. The sum is exact in int32:
  * |a| <= 128, |B| <= 32768 and at most 256 classes give |a @ B| <= 2^30,
- * and 16 |B| <= 2^19 more. */
+ * and 16 |B| <= 2^19 more. One panel of up to 4 columns at a time, so the
+ * deltas go to their panel-layout cells in a row and each a[k] is loaded
+ * once per 4 products. */
 static uint32_t deltas_hidden(const tifed_net *net, uint32_t l, const uint8_t *labels, uint32_t n)
 {
     const uint32_t last = net->n_layers - 1u, classes = net->dims[last + 1u], out = net->dims[l + 1u];
@@ -60,325 +49,50 @@ static uint32_t deltas_hidden(const tifed_net *net, uint32_t l, const uint8_t *l
     const int16_t *a = net->act[last];
     const uint8_t *g = net->g_log2[l];
     int32_t *d = net->delta[l];
-    uint32_t b, j, k, bits = 0;
+    uint32_t b, j, k, c, bits = 0;
     for (b = 0; b < n; b++, a += classes, g += out) {
         /* Labels are checked on arrival; an out-of-range one has no target. */
         const int16_t *fb_label = labels[b] < classes ? fb + labels[b] * out : NULL;
-        for (j = 0; j < out; j++) {
+        for (j = 0; j < out; j += PANEL_WIDTH) {
+            const uint32_t width = panel_width(j, out);
+            int32_t *cell = d + panel_start(j, n) + b * width;
             const int16_t *col = fb + j;
-            int32_t acc = fb_label ? -16 * fb_label[j] : 0, v;
-            for (k = 0; k < classes; k++, col += out)
-                acc += a[k] * *col;
-            v = floor_shift_i32(acc, g[j]);
-            d[panel_index(b, j, n, out)] = v;
-            bits |= magnitude_bits(v);
+            int32_t acc[PANEL_WIDTH] = {0, 0, 0, 0};
+            if (fb_label)
+                for (c = 0; c < width; c++)
+                    acc[c] = -16 * fb_label[j + c];
+            if (width == PANEL_WIDTH) {
+                int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+                for (k = 0; k < classes; k++, col += out) {
+                    const int32_t ak = a[k];
+                    s0 += ak * col[0];
+                    s1 += ak * col[1];
+                    s2 += ak * col[2];
+                    s3 += ak * col[3];
+                }
+                acc[0] = s0;
+                acc[1] = s1;
+                acc[2] = s2;
+                acc[3] = s3;
+            } else {
+                for (k = 0; k < classes; k++, col += out)
+                    for (c = 0; c < width; c++)
+                        acc[c] += a[k] * col[c];
+            }
+            for (c = 0; c < width; c++) {
+                const int32_t v = floor_shift_i32(acc[c], g[j + c]);
+                cell[c] = v;
+                bits |= magnitude_bits(v);
+            }
         }
     }
     return bits;
 }
 
-/* floor(acc / lr_inv): a shift when lr_inv = 2^shift (shift >= 0). */
-static inline int64_t scale32(int32_t acc, int shift, uint32_t lr_inv)
-{
-    if (shift >= 0)
-        return floor_shift_i32(acc, (unsigned)shift);
-    return lr_inv <= (uint32_t)INT32_MAX ? floor_div_pos(acc, (int32_t)lr_inv) : floor_div_i64(acc, lr_inv);
-}
-
-static inline int64_t scale64(int64_t acc, int shift, uint32_t lr_inv)
-{
-    return shift >= 0 ? floor_shift_i64(acc, (unsigned)shift) : floor_div_i64(acc, (int64_t)lr_inv);
-}
-
-/* w - q saturated to int32; the result's magnitude goes into *bits. */
-static inline int32_t step(int32_t w, int64_t q, uint32_t *bits)
-{
-    const int32_t v = sat_i32((int64_t)w - q);
-    *bits |= magnitude_bits(v);
-    return v;
-}
-
-/*
- * The common case, fused for speed: two rows i, i + 1 of W against every
- * full panel of deltas, int32 sums (dot32_exact holds), lr_inv = 2^shift.
- * The kernel is the two-row dot32 of panel.c; the epilogue follows at once,
- * on the 8 sums still in registers. Rows i and i + 1 of a full panel are
- * the 8 adjacent weights w[0..7]. Two copies: SAT = 0 when the caller has
- * proved |w - q| <= INT32_MAX, so the clamp is skipped.
- *
- * Epilogue per weight, in unsigned arithmetic (every step defined): the
- * subtraction overflowed exactly when w and q differ in sign and the
- * result differs in sign from w. The magnitude bits of the new weight are
- * OR-ed into `bits` (see magnitude_bits).
- */
-#define UPDATE_STEP(SAT, acc, k)                                                           \
-    do {                                                                                   \
-        const uint32_t uw = (uint32_t)w[k], uq = (uint32_t)floor_shift_i32(acc, shift);   \
-        uint32_t v = uw - uq;                                                              \
-        if ((SAT) && ((uw ^ uq) & (uw ^ v)) >> 31)                                         \
-            v = (uw >> 31) ? 0x80000000u : 0x7FFFFFFFu;                                    \
-        w[k] = v <= 0x7FFFFFFFu ? (int32_t)v : -(int32_t)(~v) - 1;                         \
-        bits |= v ^ (0u - (v >> 31));                                                      \
-    } while (0)
-
-#define DEFINE_UPDATE_PAIRS(name, SAT)                                                     \
-    static uint32_t name(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t n, \
-                         int32_t *w, uint32_t panels, uint32_t w_step, unsigned shift)     \
-    {                                                                                      \
-        const int16_t *end = c0 + n;                                                       \
-        uint32_t bits = 0, p;                                                              \
-        for (p = 0; p < panels; p++, w += w_step) {                                        \
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;        \
-            const int16_t *x0 = c0, *x1 = c1;                                              \
-            while (x0 != end) {                                                            \
-                const int32_t u = *x0++, v = *x1++;                                        \
-                const int32_t d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];                  \
-                a0 += u * d0;                                                              \
-                b0 += v * d0;                                                              \
-                a1 += u * d1;                                                              \
-                b1 += v * d1;                                                              \
-                a2 += u * d2;                                                              \
-                b2 += v * d2;                                                              \
-                a3 += u * d3;                                                              \
-                b3 += v * d3;                                                              \
-                d += PANEL_WIDTH; /* the next panel starts where this one ends */          \
-            }                                                                              \
-            UPDATE_STEP(SAT, a0, 0);                                                       \
-            UPDATE_STEP(SAT, a1, 1);                                                       \
-            UPDATE_STEP(SAT, a2, 2);                                                       \
-            UPDATE_STEP(SAT, a3, 3);                                                       \
-            UPDATE_STEP(SAT, b0, 4);                                                       \
-            UPDATE_STEP(SAT, b1, 5);                                                       \
-            UPDATE_STEP(SAT, b2, 6);                                                       \
-            UPDATE_STEP(SAT, b3, 7);                                                       \
-        }                                                                                  \
-        return bits;                                                                       \
-    }
-
-DEFINE_UPDATE_PAIRS(update_pairs_shift32, 0)
-DEFINE_UPDATE_PAIRS(update_pairs_shift32_sat, 1)
-
-#if TIFED_PACKED_UPDATE
-/*
- * The packed path: the same sums as update_pairs, two samples per step.
- * pack_delta_pairs has rewritten each full delta panel in place as
- * word (b / 2) * 4 + c = (d[b][c], d[b + 1][c]) in two int16 halves (a zero
- * for the missing sample of an odd batch), and the scratch columns hold
- * (c[b], c[b + 1]) in each 32-bit word (zero-padded likewise), so one
- * dual_mac (SMLAD) adds c[b] d[b][c] + c[b + 1] d[b + 1][c]. The integers
- * are those of the int32 path: the exact sum fits (dot32_exact), so the
- * order of the additions cannot change it. TWO = 0 updates row i alone
- * (the last row of an odd `in`, or a scratch with room for one column).
- */
-#define DEFINE_UPDATE_PACKED(name, SAT, TWO)                                               \
-    static uint32_t name(const int16_t *c0, const int16_t *c1, const int32_t *d, uint32_t pairs, \
-                         int32_t *w, uint32_t panels, uint32_t w_step, uint32_t d_step,   \
-                         unsigned shift)                                                  \
-    {                                                                                      \
-        const int16_t *end = c0 + 2u * pairs;                                              \
-        uint32_t bits = 0, p;                                                              \
-        for (p = 0; p < panels; p++, w += w_step, d += d_step) {                           \
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;        \
-            const uint32_t *dp = (const uint32_t *)(const void *)d;                        \
-            const int16_t *x0 = c0, *x1 = c1;                                              \
-            while (x0 != end) {                                                            \
-                uint32_t u, v = 0;                                                         \
-                const uint32_t d0 = dp[0], d1 = dp[1], d2 = dp[2], d3 = dp[3];             \
-                memcpy(&u, x0, sizeof u); /* one 32-bit load */                            \
-                x0 += 2;                                                                   \
-                a0 = dual_mac(u, d0, a0);                                                  \
-                a1 = dual_mac(u, d1, a1);                                                  \
-                a2 = dual_mac(u, d2, a2);                                                  \
-                a3 = dual_mac(u, d3, a3);                                                  \
-                if (TWO) {                                                                 \
-                    memcpy(&v, x1, sizeof v);                                              \
-                    x1 += 2;                                                               \
-                    b0 = dual_mac(v, d0, b0);                                              \
-                    b1 = dual_mac(v, d1, b1);                                              \
-                    b2 = dual_mac(v, d2, b2);                                              \
-                    b3 = dual_mac(v, d3, b3);                                              \
-                }                                                                          \
-                dp += PANEL_WIDTH;                                                         \
-            }                                                                              \
-            UPDATE_STEP(SAT, a0, 0);                                                       \
-            UPDATE_STEP(SAT, a1, 1);                                                       \
-            UPDATE_STEP(SAT, a2, 2);                                                       \
-            UPDATE_STEP(SAT, a3, 3);                                                       \
-            if (TWO) {                                                                     \
-                UPDATE_STEP(SAT, b0, 4);                                                   \
-                UPDATE_STEP(SAT, b1, 5);                                                   \
-                UPDATE_STEP(SAT, b2, 6);                                                   \
-                UPDATE_STEP(SAT, b3, 7);                                                   \
-            }                                                                              \
-        }                                                                                  \
-        return bits;                                                                       \
-    }
-
-DEFINE_UPDATE_PACKED(update_packed_two, 0, 1)
-DEFINE_UPDATE_PACKED(update_packed_two_sat, 1, 1)
-DEFINE_UPDATE_PACKED(update_packed_one, 0, 0)
-DEFINE_UPDATE_PACKED(update_packed_one_sat, 1, 0)
-
-/* Each of the `full` full panels of an n x out delta matrix, rewritten in
- * place as sample pairs (see above). Word m = (b / 2) * 4 + c overwrites
- * d[m / 4][m % 4], the delta of sample b / 2, already packed (b >= 2) or
- * read in this very step (b = 0): no value is lost before it is used. */
-static void pack_delta_pairs(int32_t *d, uint32_t n, uint32_t full)
-{
-    uint32_t p, b, c;
-    for (p = 0; p < full; p++, d += PANEL_WIDTH * n) {
-        uint32_t *packed = (uint32_t *)(void *)d;
-        for (b = 0; b < n; b += 2u)
-            for (c = 0; c < PANEL_WIDTH; c++) {
-                const int32_t lo = d[b * PANEL_WIDTH + c];
-                const int32_t hi = b + 1u < n ? d[(b + 1u) * PANEL_WIDTH + c] : 0;
-                packed[(b / 2u) * PANEL_WIDTH + c] = (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
-            }
-    }
-}
-#endif
-
-typedef struct {
-    const tifed_net *net;
-    uint32_t in, out, n;
-    const int32_t *d;
-    int shift;
-    uint32_t lr_inv;
-    int narrow;       /* int32 sums are exact */
-    int packed;       /* ... and the full panels hold int16 sample pairs */
-    int may_saturate; /* |w - q| might exceed INT32_MAX */
-    uint32_t bits;
-} update_ctx;
-
-/* Rows i (input column c0) and, when c1 is not NULL, i + 1 (column c1) of W. */
-static void update_rows(update_ctx *u, int32_t *w, uint32_t i, const int16_t *c0, const int16_t *c1)
-{
-    uint32_t j = 0, c;
-#if TIFED_PACKED_UPDATE
-    if (u->packed) {
-        const uint32_t full = u->out / PANEL_WIDTH, pairs = (u->n + 1u) / 2u;
-        const uint32_t w_step = PANEL_WIDTH * u->in, d_step = PANEL_WIDTH * u->n;
-        int32_t *w_row = w + i * PANEL_WIDTH;
-        if (c1)
-            u->bits |= (u->may_saturate ? update_packed_two_sat : update_packed_two)(
-                c0, c1, u->d, pairs, w_row, full, w_step, d_step, (unsigned)u->shift);
-        else
-            u->bits |= (u->may_saturate ? update_packed_one_sat : update_packed_one)(
-                c0, NULL, u->d, pairs, w_row, full, w_step, d_step, (unsigned)u->shift);
-        j = full * PANEL_WIDTH; /* the narrow last panel, if any, below (int32 deltas) */
-    } else
-#endif
-    if (u->narrow && u->shift >= 0 && c1) {
-        const uint32_t full = u->out / PANEL_WIDTH;
-        u->bits |= (u->may_saturate ? update_pairs_shift32_sat : update_pairs_shift32)(
-            c0, c1, u->d, u->n, w + i * PANEL_WIDTH, full, PANEL_WIDTH * u->in, (unsigned)u->shift);
-        j = full * PANEL_WIDTH; /* the narrow last panel, if any, below */
-    }
-    for (; j < u->out; j += PANEL_WIDTH) {
-        const uint32_t width = panel_width(j, u->out);
-        const int32_t *dp = u->d + panel_start(j, u->n);
-        int32_t *w0 = w + panel_start(j, u->in) + i * width, *w1 = w0 + width;
-        if (u->narrow) {
-            int32_t acc[2u * PANEL_WIDTH];
-            panel_dot32_i16(c0, c1, dp, u->n, width, acc);
-            for (c = 0; c < width; c++)
-                w0[c] = step(w0[c], scale32(acc[c], u->shift, u->lr_inv), &u->bits);
-            if (c1)
-                for (c = 0; c < width; c++)
-                    w1[c] = step(w1[c], scale32(acc[PANEL_WIDTH + c], u->shift, u->lr_inv), &u->bits);
-        } else {
-            int64_t acc[PANEL_WIDTH];
-            panel_dot64_i16(c0, dp, u->n, width, acc);
-            for (c = 0; c < width; c++)
-                w0[c] = step(w0[c], scale64(acc[c], u->shift, u->lr_inv), &u->bits);
-            if (c1) {
-                panel_dot64_i16(c1, dp, u->n, width, acc);
-                for (c = 0; c < width; c++)
-                    w1[c] = step(w1[c], scale64(acc[c], u->shift, u->lr_inv), &u->bits);
-            }
-        }
-    }
-}
-
-static void update_layer(tifed_net *net, uint32_t l, uint32_t first, uint32_t n, uint32_t lr_inv,
-                         uint32_t delta_bits)
-{
-    const uint32_t in = net->dims[l], out = net->dims[l + 1u], classes = net->dims[net->n_layers];
-    const int8_t *x = l == 0u ? net->x + first * in : NULL;
-    const int16_t *a_prev = l == 0u ? NULL : net->act[l - 1u];
-    /* Scratch columns: batch_cap * classes int16, room for two when two
-     * columns fit. The packed path pads each to an even length (it reads
-     * sample pairs, and c1 stays 4-byte aligned); the others do not. */
-    const uint32_t n_pad = n + (n & 1u), scratch = net->batch_cap * classes;
-    int16_t *c0 = net->act[net->n_layers - 1u], *c1;
-    uint32_t column, step_i;
-    int32_t *bias = net->b[l];
-    update_ctx u;
-    uint32_t i, j, b, c, unused = 0;
-
-    u.net = net;
-    u.in = in;
-    u.out = out;
-    u.n = n;
-    u.d = net->delta[l];
-    u.shift = log2_exact_u32(lr_inv);
-    u.lr_inv = lr_inv;
-    /* |delta| <= delta_bits + 1; products with |a| <= 128 must stay int32. */
-    u.narrow = delta_bits < UINT32_MAX && dot32_exact(n, delta_bits + 1u);
-    /* Then |q| <= (128 n |delta|max >> shift) + 1, and w - q cannot leave
-     * int32 while |w| + |q| <= INT32_MAX. */
-    u.may_saturate = 1;
-    if (u.narrow && u.shift >= 0) {
-        const uint64_t q_max = (((uint64_t)128u * n * (delta_bits + 1u)) >> u.shift) + 1u;
-        u.may_saturate = (uint64_t)net->w_bound[l] + q_max > (uint64_t)INT32_MAX;
-    }
-    u.bits = 0;
-
-    /* The bias first: it reads the deltas as int32, before any packing. */
-    for (j = 0; j < out; j += PANEL_WIDTH) {
-        const uint32_t width = panel_width(j, out);
-        const int32_t *dp = u.d + panel_start(j, n);
-        int64_t sum[PANEL_WIDTH] = {0, 0, 0, 0};
-        for (b = 0; b < n; b++, dp += width)
-            for (c = 0; c < width; c++)
-                sum[c] += dp[c];
-        for (c = 0; c < width; c++)
-            bias[j + c] = step(bias[j + c], scale64(sum[c], u.shift, lr_inv), &unused);
-    }
-
-    /* Packed when the int32 sums are exact, lr_inv is a power of two, every
-     * delta fits in int16 (magnitude bits <= 0x7FFF: -32768..32767) and a
-     * padded column fits in the scratch. */
-    u.packed = 0;
-#if TIFED_PACKED_UPDATE
-    u.packed = u.narrow && u.shift >= 0 && delta_bits <= 0x7FFFu && n_pad <= scratch && out >= PANEL_WIDTH;
-#endif
-    column = u.packed ? n_pad : n;
-    step_i = 2u * column <= scratch ? 2u : 1u;
-    c1 = c0 + column;
-#if TIFED_PACKED_UPDATE
-    if (u.packed) {
-        pack_delta_pairs(net->delta[l], n, out / PANEL_WIDTH);
-        c0[n_pad - 1u] = 0; /* the pad of an odd batch (overwritten below when n is even) */
-        if (step_i == 2u)
-            c1[n_pad - 1u] = 0; /* c1 exists only then: past the scratch otherwise */
-    }
-#endif
-
-    for (i = 0; i < in; i += step_i) {
-        const int two = step_i == 2u && i + 1u < in;
-        for (b = 0; b < n; b++) {
-            c0[b] = x ? x[b * in + i] : a_prev[b * in + i];
-            if (two)
-                c1[b] = x ? x[b * in + i + 1u] : a_prev[b * in + i + 1u];
-        }
-        update_rows(&u, net->w[l], i, c0, two ? c1 : NULL);
-    }
-    net->w_bound[l] = u.bits + 1u; /* bits <= INT32_MAX, so no wrap */
-}
-
 int net_train(tifed_net *net, uint32_t n, uint32_t batch, uint32_t epochs, uint32_t lr_inv, int layer)
 {
+    void (*const update)(tifed_net *, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t) =
+        net->weight_bits == 16u ? update_layer_int16 : update_layer_int32;
     const int last = (int)net->n_layers - 1;
     uint32_t epoch, first, delta_bits[TIFED_MAX_LAYERS];
     int l;
@@ -399,7 +113,7 @@ int net_train(tifed_net *net, uint32_t n, uint32_t batch, uint32_t epochs, uint3
             }
             for (l = 0; l <= last; l++)
                 if (layer == -1 || layer == l)
-                    update_layer(net, (uint32_t)l, first, batch, lr_inv, delta_bits[l]);
+                    update(net, (uint32_t)l, first, batch, lr_inv, delta_bits[l]);
         }
     }
     return 0;

@@ -25,14 +25,14 @@ DIMS = (4, 3, 2)
 N = 8
 
 
-def session(dims=DIMS, n=N, layer=-1) -> list[tuple[int, bytes]]:
+def session(dims=DIMS, n=N, layer=-1, weight_bits=32) -> list[tuple[int, bytes]]:
     """(code, payload) of one small training session."""
     rng = np.random.default_rng(sum(dims) + n)
     x = rng.integers(-128, 128, size=(n, dims[0])).astype(np.int8)
     labels = rng.integers(0, dims[-1], size=n)
     steps = [
         (Command.IDENTIFY, b""),
-        (Command.CONFIGURE, cmd.encode_configure(dims, n, 4)),
+        (Command.CONFIGURE, cmd.encode_configure(dims, n, 4, weight_bits)),
         (Command.SET_FEEDBACK_SEED, cmd.encode_set_feedback_seed(7)),
     ]
     for l in range(len(dims) - 1):
@@ -99,6 +99,7 @@ def main() -> None:
     small = session()
     deep = session((6, 5, 4, 3), 12)
     single = session(layer=1)
+    int16 = session((9, 8, 5), 10, weight_bits=16)  # 16-bit weights: the SMLAD kernels
     too_big = cmd.encode_configure((200, 200, 10), 50, 25)  # NO_ROOM on the fuzz arena
     good = encode_frame(1, Command.IDENTIFY)
     bad_crc = bytearray(encode_frame(2, Command.STATS))
@@ -108,6 +109,7 @@ def main() -> None:
             "session": stream(small),
             "deep": stream(deep),
             "single_layer": stream(single),
+            "int16": stream(int16),
             "garbage_then_frame": b"\x13\x37\xff\x01" + good,
             "bad_crc_then_retry": bytes(bad_crc) + encode_frame(2, Command.STATS),
             "oversize": b"\x01" * 2000 + b"\x00" + good,
@@ -123,6 +125,7 @@ def main() -> None:
             "session": records(small),
             "deep": records(deep),
             "single_layer": records(single),
+            "int16": records(int16),
             "duplicates": records(small, flags=1),
             "bad_version": records(small[:3], flags=2),
             "no_room": records([(Command.CONFIGURE, too_big)]),

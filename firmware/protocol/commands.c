@@ -49,14 +49,16 @@ static uint8_t cmd_identify(proto_state *st, const uint8_t *req, size_t n, uint8
 
 static uint8_t cmd_configure(proto_state *st, const uint8_t *req, size_t n, uint8_t *out, size_t *out_n)
 {
-    uint32_t dims[TIFED_MAX_LAYERS + 1u], layers, buffer_cap, batch_cap, l;
+    uint32_t dims[TIFED_MAX_LAYERS + 1u], layers, buffer_cap, batch_cap, weight_bits = 32u, l;
+    size_t fixed;
     uint64_t need;
     if (n < 1u)
         return ST_BAD_LENGTH;
     layers = req[0];
     if (layers < 1u || layers > TIFED_MAX_LAYERS)
         return ST_BAD_ARGUMENT;
-    if (n != 5u + 2u * (layers + 1u))
+    fixed = 5u + 2u * (layers + 1u);
+    if (n != fixed && n != fixed + 1u) /* the weight_bits byte is optional */
         return ST_BAD_LENGTH;
     buffer_cap = get_u16(req + 1);
     batch_cap = get_u16(req + 3);
@@ -65,15 +67,19 @@ static uint8_t cmd_configure(proto_state *st, const uint8_t *req, size_t n, uint
         if (dims[l] < 1u)
             return ST_BAD_ARGUMENT;
     }
-    if (dims[layers] > TIFED_MAX_CLASSES || buffer_cap < 1u || batch_cap < 1u)
+    if (n == fixed + 1u)
+        weight_bits = req[fixed];
+    if (dims[layers] > TIFED_MAX_CLASSES || buffer_cap < 1u || batch_cap < 1u ||
+        (weight_bits != 32u && weight_bits != 16u))
         return ST_BAD_ARGUMENT;
-    need = net_arena_need(layers, dims, buffer_cap, batch_cap);
+    need = net_arena_need(layers, dims, buffer_cap, batch_cap, weight_bits);
     put_u32(out, need > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)need);
     put_u32(out + 4, st->env.arena_bytes);
     *out_n = 8u;
     if (need > st->env.arena_bytes)
         return ST_NO_ROOM; /* nothing changes: the old model stays */
-    if (net_configure(&st->net, st->env.arena, st->env.arena_bytes, layers, dims, buffer_cap, batch_cap) != 0)
+    if (net_configure(&st->net, st->env.arena, st->env.arena_bytes, layers, dims, buffer_cap, batch_cap,
+                      weight_bits) != 0)
         return ST_BAD_ARGUMENT;
     return ST_OK;
 }

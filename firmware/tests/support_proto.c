@@ -101,16 +101,26 @@ response req(uint8_t code, const uint8_t *payload, size_t n)
     return request(seq_counter, code, payload, n);
 }
 
-response configure(uint32_t n_layers, const uint16_t *dims, uint16_t buffer_cap, uint16_t batch_cap)
+response configure_bits(uint32_t n_layers, const uint16_t *dims, uint16_t buffer_cap, uint16_t batch_cap,
+                        int weight_bits)
 {
-    uint8_t p[5 + 2 * (TIFED_MAX_LAYERS + 2)]; /* room for one layer too many */
+    uint8_t p[5 + 2 * (TIFED_MAX_LAYERS + 2) + 1]; /* room for one layer too many, and the width */
+    const size_t n = 5 + 2 * (n_layers + 1);
     uint32_t l;
     p[0] = (uint8_t)n_layers;
     put_u16(p + 1, buffer_cap);
     put_u16(p + 3, batch_cap);
     for (l = 0; l <= n_layers; l++)
         put_u16(p + 5 + 2 * l, dims[l]);
-    return req(CMD_CONFIGURE, p, 5 + 2 * (n_layers + 1));
+    if (weight_bits < 0)
+        return req(CMD_CONFIGURE, p, n);
+    p[n] = (uint8_t)weight_bits;
+    return req(CMD_CONFIGURE, p, n + 1);
+}
+
+response configure(uint32_t n_layers, const uint16_t *dims, uint16_t buffer_cap, uint16_t batch_cap)
+{
+    return configure_bits(n_layers, dims, buffer_cap, batch_cap, -1);
 }
 
 response read_tensor(uint8_t id, uint32_t offset, uint16_t count)

@@ -44,6 +44,9 @@ response request(uint8_t seq, uint8_t code, const uint8_t *payload, size_t n);
 response req(uint8_t code, const uint8_t *payload, size_t n);
 
 response configure(uint32_t n_layers, const uint16_t *dims, uint16_t buffer_cap, uint16_t batch_cap);
+/* The same with CONFIGURE's optional weight_bits byte (none when < 0). */
+response configure_bits(uint32_t n_layers, const uint16_t *dims, uint16_t buffer_cap, uint16_t batch_cap,
+                        int weight_bits);
 response read_tensor(uint8_t id, uint32_t offset, uint16_t count);
 response write_tensor(uint8_t id, uint32_t offset, const int32_t *v, uint16_t count); /* count <= 16 */
 response train(uint16_t n, uint16_t batch, uint16_t epochs, uint32_t lr_inv, int8_t layer);

@@ -58,6 +58,47 @@ static void tensors_are_checked_and_round_trip(void **state)
     }
 }
 
+/* CONFIGURE's optional weight_bits byte: 16 or 32 (absent: 32), the arena
+ * formula with that width, and 16-bit weights and biases refuse values
+ * outside int16 on WRITE_TENSOR (nothing written) and read back exactly. */
+static void configure_weight_width(void **state)
+{
+    static const uint16_t dims[] = {3, 5, 2};
+    static const int32_t edge[] = {-32768, 32767, -1};
+    static const int32_t too_big[] = {5, 32768};
+    response r;
+    (void)state;
+    r = configure_bits(2, dims, 7, 3, 16);
+    assert_int_equal(r.status, ST_OK);
+    assert_int_equal(get_u32(r.body), 324u); /* tifed_models.arena_bytes((3, 5, 2), 7, 3, 16) */
+    assert_int_equal(st.net.weight_bits, 16);
+    assert_int_equal(write_tensor(0x00, 12, edge, 3).status, ST_OK);
+    r = read_tensor(0x00, 11, 4);
+    assert_int_equal(get_i32(r.body), 0);
+    assert_int_equal(get_i32(r.body + 4), -32768);
+    assert_int_equal(get_i32(r.body + 8), 32767);
+    assert_int_equal(get_i32(r.body + 12), -1);
+    assert_int_equal(write_tensor(0x11, 0, edge, 2).status, ST_OK);
+    assert_int_equal(write_tensor(0x00, 0, too_big, 2).status, ST_BAD_ARGUMENT);
+    assert_int_equal(write_tensor(0x10, 3, too_big, 2).status, ST_BAD_ARGUMENT);
+    r = read_tensor(0x00, 0, 1);
+    assert_int_equal(get_i32(r.body), 0); /* the refused write wrote nothing */
+    r = read_tensor(0x11, 0, 2);
+    assert_int_equal(get_i32(r.body), -32768);
+    assert_int_equal(get_i32(r.body + 4), 32767);
+    /* 32 explicitly, or no byte: int32 weights. */
+    r = configure_bits(2, dims, 7, 3, 32);
+    assert_int_equal(get_u32(r.body), 332u);
+    assert_int_equal(st.net.weight_bits, 32);
+    assert_int_equal(write_tensor(0x00, 0, too_big, 2).status, ST_OK);
+    assert_int_equal(configure(2, dims, 7, 3).status, ST_OK);
+    assert_int_equal(st.net.weight_bits, 32);
+    /* Any other width is refused, and changes nothing. */
+    assert_int_equal(configure_bits(2, dims, 7, 3, 8).status, ST_BAD_ARGUMENT);
+    assert_int_equal(configure_bits(2, dims, 7, 3, 0).status, ST_BAD_ARGUMENT);
+    assert_int_equal(st.net.weight_bits, 32);
+}
+
 static void read_tensor_answer_must_fit(void **state)
 {
     static const uint16_t dims[] = {100, 100};
@@ -156,6 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(tensors_are_checked_and_round_trip, setup),
+        cmocka_unit_test_setup(configure_weight_width, setup),
         cmocka_unit_test_setup(read_tensor_answer_must_fit, setup),
         cmocka_unit_test_setup(samples_and_predict_are_checked, setup),
         cmocka_unit_test_setup(train_changes_weights_as_computed, setup),

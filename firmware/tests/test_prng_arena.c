@@ -66,17 +66,27 @@ static void feedback_values_stay_in_range(void **state)
 }
 
 /* The arena formula of PROTOCOL.md, values from tifed_models.arena_bytes
- * (and the second checked by hand: 128 + 20 + 32 + 108 + 44). */
+ * (and tiny checked by hand: 128 + 20 + 32 + 108 + 44; with 16-bit weights
+ * the params are 2 * 4 * 5 + a4(10) + 2 * 8 * 2 + a4(4) = 88 instead of
+ * 128, plus a pair scratch of 4 * max(2 * 4, 4, 8) = 32). */
 static void arena_need_matches_the_formula(void **state)
 {
     static const uint32_t mnist[] = {784, 200, 10}, tiny[] = {3, 5, 2}, one[] = {1, 1},
-                          deep[] = {5, 3, 3, 3, 3, 3, 3, 3, 7}, huge[] = {65535, 65535, 256};
+                          deep[] = {5, 3, 3, 3, 3, 3, 3, 3, 7}, huge[] = {65535, 65535, 256},
+                          fashion[] = {784, 64, 10};
     (void)state;
-    assert_true(net_arena_need(2, mnist, 50, 25) == 716044u);
-    assert_true(net_arena_need(2, tiny, 7, 3) == 332u);
-    assert_true(net_arena_need(1, one, 1, 1) == 28u);
-    assert_true(net_arena_need(8, deep, 9, 5) == 1832u);
-    assert_true(net_arena_need(2, huge, 65535, 65535) == UINT64_C(51756463888));
+    assert_true(net_arena_need(2, mnist, 50, 25, 32) == 716044u);
+    assert_true(net_arena_need(2, tiny, 7, 3, 32) == 332u);
+    assert_true(net_arena_need(1, one, 1, 1, 32) == 28u);
+    assert_true(net_arena_need(8, deep, 9, 5, 32) == 1832u);
+    assert_true(net_arena_need(2, huge, 65535, 65535, 32) == UINT64_C(51756463888));
+    assert_true(net_arena_need(2, fashion, 50, 25, 32) == 257044u);
+    assert_true(net_arena_need(2, mnist, 50, 25, 16) == 401160u);
+    assert_true(net_arena_need(2, tiny, 7, 3, 16) == 324u);
+    assert_true(net_arena_need(1, one, 1, 1, 16) == 48u);
+    assert_true(net_arena_need(8, deep, 9, 5, 16) == 1728u);
+    assert_true(net_arena_need(2, huge, 65535, 65535, 16) == UINT64_C(43133761808));
+    assert_true(net_arena_need(2, fashion, 50, 25, 16) == 158400u);
 }
 
 static uint32_t arena_words[4096];
@@ -96,7 +106,7 @@ static void configure_lays_out_inside_the_need(void **state)
     uint32_t l;
     (void)state;
     memset(arena_words, 0xA5, sizeof arena_words);
-    assert_int_equal(net_configure(&net, arena, 332, 2, dims, 7, 3), 0);
+    assert_int_equal(net_configure(&net, arena, 332, 2, dims, 7, 3, 32), 0);
     assert_int_equal(net.arena_used, 332);
     for (l = 0; l < 2; l++) {
         uint32_t out = dims[l + 1], k;
@@ -129,15 +139,55 @@ static void configure_refuses_what_does_not_fit(void **state)
     tifed_net net;
     (void)state;
     net.n_layers = 77; /* marker: a refusal leaves *net alone */
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 331, 2, dims, 7, 3), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 331, 2, dims, 7, 3, 32), -1);
     assert_int_equal(net.n_layers, 77);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 1, no_class, 7, 3), -1);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 16384, 1, many_classes, 7, 3), -1);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 0, dims, 7, 3), -1);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 0, 3), -1);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 7, 0), -1);
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words + 2, 4000, 2, dims, 7, 3), -1); /* misaligned */
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 1, no_class, 7, 3, 32), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 16384, 1, many_classes, 7, 3, 32), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 0, dims, 7, 3, 32), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 0, 3, 32), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 7, 0, 32), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words + 2, 4000, 2, dims, 7, 3, 32), -1); /* misaligned */
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 7, 3, 8), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 4096, 2, dims, 7, 3, 0), -1);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, 323, 2, dims, 7, 3, 16), -1);
     assert_int_equal(net.n_layers, 77);
+}
+
+/* 16-bit weights: W (rows rounded up to 8) and b as int16 inside the need,
+ * the pair scratch last, everything zeroed, the int32 pointers unset;
+ * every element reachable through tensor access. */
+static void configure_lays_out_int16_weights(void **state)
+{
+    static const uint32_t dims[] = {7, 6, 3};
+    uint8_t *arena = (uint8_t *)arena_words;
+    tifed_net net;
+    uint32_t need = (uint32_t)net_arena_need(2, dims, 5, 2, 16), l, e;
+    (void)state;
+    memset(arena_words, 0xA5, sizeof arena_words);
+    assert_int_equal(net_configure(&net, arena, need, 2, dims, 5, 2, 16), 0);
+    assert_int_equal(net.weight_bits, 16);
+    assert_int_equal(net.arena_used, need);
+    assert_int_equal(arena[need], 0xA5);
+    for (l = 0; l < 2; l++) {
+        const uint32_t count = dims[l] * dims[l + 1];
+        assert_null(net.w[l]);
+        assert_null(net.b[l]);
+        assert_true(inside(net.w16[l], 2u * ((dims[l] + 3u) & ~3u) * dims[l + 1], arena, arena + need));
+        assert_true(inside(net.b16[l], 2u * dims[l + 1], arena, arena + need));
+        for (e = 0; e < count; e++) /* zeroed, and every element its own cell */
+            assert_int_equal(net_tensor_get(&net, (uint32_t)l, e), 0);
+        for (e = 0; e < count; e++)
+            net_tensor_set(&net, (uint32_t)l, e, (int32_t)(e * 517u % 65536u) - 32768);
+        for (e = 0; e < count; e++)
+            assert_int_equal(net_tensor_get(&net, (uint32_t)l, e), (int32_t)(e * 517u % 65536u) - 32768);
+        assert_true(net_tensor_accepts(&net, (uint32_t)l, 32767));
+        assert_false(net_tensor_accepts(&net, (uint32_t)l, 32768));
+        assert_false(net_tensor_accepts(&net, 1u << 4 | l, -32769));
+    }
+    assert_true((uint8_t *)net.b16[0] >= (uint8_t *)net.w16[0] + 2u * 8u * 6u);
+    assert_true((uint8_t *)net.w16[1] >= (uint8_t *)net.b16[0] + 12u);
+    assert_true(inside(net.pairs, 4u * 8u, arena, arena + need)); /* max(rows4(7), rows4(6), 2 * 2) = 8 words */
+    assert_true((uint8_t *)net.pairs >= (uint8_t *)(net.delta[1] + 2u * 3u));
 }
 
 static void seed_fills_hidden_feedback_from_one_counter(void **state)
@@ -147,7 +197,7 @@ static void seed_fills_hidden_feedback_from_one_counter(void **state)
     uint32_t e;
     uint32_t key = prng_mix32(0);
     (void)state;
-    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, sizeof arena_words, 3, dims, 2, 1), 0);
+    assert_int_equal(net_configure(&net, (uint8_t *)arena_words, sizeof arena_words, 3, dims, 2, 1, 32), 0);
     net_seed_feedback(&net, 0);
     for (e = 0; e < 6; e++) /* first layer: the seed-0 stream of the test above */
         assert_int_equal(net.fb[0][e], prng_feedback_value(key, e, 43));
@@ -167,6 +217,7 @@ int main(void)
         cmocka_unit_test(arena_need_matches_the_formula),
         cmocka_unit_test(configure_lays_out_inside_the_need),
         cmocka_unit_test(configure_refuses_what_does_not_fit),
+        cmocka_unit_test(configure_lays_out_int16_weights),
         cmocka_unit_test(seed_fills_hidden_feedback_from_one_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

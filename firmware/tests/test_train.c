@@ -255,6 +255,86 @@ static void deltas_at_the_int16_edge(void **state)
     }
 }
 
+/* 16-bit weights saturate at the int16 limits, on the fused path (lr_inv 2:
+ * rows 0 and 2, 1 and 3 share pair words) and the generic one (lr_inv 1).
+ * 4-4, x = (127, -128, 127, -128), label 0, every W = 32757:
+ *   z = 2 (127 - 128) 32757 = -65514, s = -64, a = -96, g = 2,
+ *   e = (-112, -96, -96, -96), d = (-56, -48, -48, -48);
+ *   W[0], W[2] -= floor(127 d / lr) go past 32767 and stay there,
+ *   W[1], W[3] -= floor(-128 d / lr) = (3584, 3072) / 2 or (7168, 6144) / 1,
+ *   b -= floor(d / lr).
+ * Every W = -32757 instead: z = 65514, s = 63, a = 95, g = 2,
+ *   d = (39, 47, 47, 47): W[0], W[2] fall below -32768 and stay there,
+ *   W[1], W[3] += (2496, 3008) at lr_inv 2, b = (-19, -23, -23, -23). */
+static void int16_weights_saturate(void **state)
+{
+    static const uint32_t dims[] = {4, 4};
+    static const int8_t x[] = {127, -128, 127, -128};
+    static const uint32_t lrs[] = {2, 1};
+    uint32_t v, i, j;
+    (void)state;
+    for (v = 0; v < 2; v++) {
+        const int32_t lr = (int32_t)lrs[v], q0 = -128 * -56 / lr, q = -128 * -48 / lr;
+        setup_net_bits(1, dims, 1, 1, 16);
+        for (i = 0; i < 4; i++)
+            for (j = 0; j < 4; j++)
+                set_w(0, i, j, 32757);
+        put_sample(0, 0, x);
+        assert_int_equal(net_train(&net, 1, 1, 1, lrs[v], -1), 0);
+        for (i = 0; i < 4; i += 2)
+            for (j = 0; j < 4; j++) {
+                assert_int_equal(w_at(0, i, j), INT16_MAX);
+                assert_int_equal(w_at(0, i + 1, j), 32757 - (j == 0 ? q0 : q));
+            }
+        assert_int_equal(b_at(0, 0), 56 / lr);
+        assert_int_equal(b_at(0, 3), 48 / lr);
+    }
+    setup_net_bits(1, dims, 1, 1, 16);
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++)
+            set_w(0, i, j, -32757);
+    put_sample(0, 0, x);
+    assert_int_equal(net_train(&net, 1, 1, 1, 2, -1), 0);
+    for (j = 0; j < 4; j++) {
+        assert_int_equal(w_at(0, 0, j), INT16_MIN);
+        assert_int_equal(w_at(0, 2, j), INT16_MIN);
+        assert_int_equal(w_at(0, 1, j), -32757 + (j == 0 ? 2496 : 3008));
+        assert_int_equal(w_at(0, 3, j), -32757 + (j == 0 ? 2496 : 3008));
+    }
+    assert_int_equal(b_at(0, 0), -19);
+    assert_int_equal(b_at(0, 1), -23);
+}
+
+/* 16-bit weights need no bound: the forward pass is exact when a_prev @ W
+ * leaves int32. 1027-3 (256 groups of 4 rows, three rows after them), every
+ * x = -128: column 0 all -32768 gives z = 1027 * 2^22 > 2^32 (a = 128),
+ * column 1 all 32767 gives z < -2^32 (a = -127); column 2 is zero but for
+ * W[513][2] = 30000 (x = 5 there) and the three last rows (1000, 2000,
+ * -500): z = 150000 - 128 * 2500 = -170000, s = -1, a = -2. */
+static void int16_forward_is_exact_past_int32(void **state)
+{
+    static const uint32_t dims[] = {1027, 3};
+    static int8_t x[1027];
+    uint32_t i;
+    (void)state;
+    setup_net_bits(1, dims, 1, 1, 16);
+    for (i = 0; i < 1027; i++) {
+        x[i] = -128;
+        set_w(0, i, 0, INT16_MIN);
+        set_w(0, i, 1, INT16_MAX);
+    }
+    x[513] = 5;
+    set_w(0, 513, 2, 30000);
+    set_w(0, 1024, 2, 1000);
+    set_w(0, 1025, 2, 2000);
+    set_w(0, 1026, 2, -500);
+    put_sample(0, 0, x);
+    assert_int_equal(net_forward(&net, 0, 1), 0);
+    assert_int_equal(net.act[0][0], 128);
+    assert_int_equal(net.act[0][1], -127);
+    assert_int_equal(net.act[0][2], -2);
+}
+
 static void predict_ties_go_to_the_first_class(void **state)
 {
     static const uint32_t dims[] = {1, 5};
@@ -305,6 +385,8 @@ int main(void)
         cmocka_unit_test(weights_saturate_at_int32),
         cmocka_unit_test(fused_update_saturates),
         cmocka_unit_test(deltas_at_the_int16_edge),
+        cmocka_unit_test(int16_weights_saturate),
+        cmocka_unit_test(int16_forward_is_exact_past_int32),
         cmocka_unit_test(predict_ties_go_to_the_first_class),
         cmocka_unit_test(rejects_out_of_range_calls),
     };

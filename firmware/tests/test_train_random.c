@@ -4,7 +4,8 @@
  * formula). It checks what the hand-computed cases cannot cover: the panel
  * layout, the int32 and int64 kernels and the choice between them (weight
  * scales from 0 to the whole int32 range, feedback over all of int16),
- * odd sizes, single-layer mode, both learning-rate paths.
+ * odd sizes, single-layer mode, both learning-rate paths; and the same for
+ * 16-bit weights (their kernels, the generic path, saturation at int16).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,8 +40,15 @@ static void ref_forward(uint32_t L, const uint32_t *dims, const int8_t *x, int64
         }
 }
 
+/* Clamp to the storage width: int32, or int16 for 16-bit weights. */
+static int64_t sat_bits(int64_t v, uint32_t bits)
+{
+    const int64_t hi = bits == 16u ? INT16_MAX : INT32_MAX, lo = -hi - 1;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 static void ref_train(uint32_t L, const uint32_t *dims, const int8_t *xs, const uint8_t *labels, uint32_t n,
-                      uint32_t batch, uint32_t epochs, int64_t lr, int layer)
+                      uint32_t batch, uint32_t epochs, int64_t lr, int layer, uint32_t bits)
 {
     static int64_t a[NMAX][4][NMAX], g[NMAX][4][NMAX], d[NMAX][4][NMAX];
     const uint32_t C = dims[L];
@@ -69,11 +77,11 @@ static void ref_train(uint32_t L, const uint32_t *dims, const int8_t *xs, const 
                         int64_t acc = 0;
                         for (b = 0; b < batch; b++)
                             acc += (l == 0 ? xs[(s + b) * dims[0] + i] : a[b][l - 1][i]) * d[b][l][j];
-                        ref_w[l][i][j] = sat_i32(ref_w[l][i][j] - floor_div_i64(acc, lr));
+                        ref_w[l][i][j] = sat_bits(ref_w[l][i][j] - floor_div_i64(acc, lr), bits);
                     }
                     for (b = 0; b < batch; b++)
                         sum += d[b][l][j];
-                    ref_b[l][j] = sat_i32(ref_b[l][j] - floor_div_i64(sum, lr));
+                    ref_b[l][j] = sat_bits(ref_b[l][j] - floor_div_i64(sum, lr), bits);
                 }
             }
         }
@@ -93,22 +101,23 @@ static int32_t rnd_value(int32_t scale)
     return scale ? (int32_t)((int64_t)(r % (2u * (uint32_t)scale + 1u)) - scale) : 0;
 }
 
-static void train_matches_naive_reference(void **state)
+/* Rounds of random cases with weights and biases stored in `bits`. */
+static void random_rounds(uint32_t bits, uint32_t rounds)
 {
     static const uint32_t lrs[] = {1, 2, 3, 64, 100, 2048, 4096, 5000};
-    static const int32_t scales[] = {0, 3, 1000, 200000, 50000000, INT32_MAX};
+    static const int32_t scales32[] = {0, 3, 1000, 200000, 50000000, INT32_MAX};
+    static const int32_t scales16[] = {0, 3, 1000, 16000, 30000, INT16_MAX};
     static int8_t xs[NMAX * NMAX];
     static uint8_t labels[NMAX];
     uint32_t round;
-    (void)state;
-    for (round = 0; round < 300; round++) {
+    for (round = 0; round < rounds; round++) {
         uint32_t dims[5], L = 1 + rnd(4), l, i, j, k;
         const uint32_t n = 1 + rnd(NMAX), batch = 1 + rnd(n), epochs = 1 + rnd(3), lr = lrs[rnd(8)];
-        const int32_t scale = scales[rnd(6)];
+        const int32_t scale = (bits == 16u ? scales16 : scales32)[rnd(6)];
         const int layer = rnd(2) ? -1 : (int)rnd(L);
         for (l = 0; l <= L; l++)
             dims[l] = 1 + rnd(l == L ? 12 : 30);
-        setup_net(L, dims, n, batch);
+        setup_net_bits(L, dims, n, batch, bits);
         for (l = 0; l < L; l++) {
             for (i = 0; i < dims[l]; i++)
                 for (j = 0; j < dims[l + 1]; j++) {
@@ -119,7 +128,7 @@ static void train_matches_naive_reference(void **state)
             for (j = 0; j < dims[l + 1]; j++) {
                 int32_t v = rnd_value(scale);
                 ref_b[l][j] = v;
-                net.b[l][j] = v;
+                set_b(l, j, v);
             }
             if (l + 1 < L)
                 for (k = 0; k < dims[L]; k++)
@@ -136,23 +145,36 @@ static void train_matches_naive_reference(void **state)
             put_sample(k, labels[k], xs + k * dims[0]);
         }
         assert_int_equal(net_train(&net, n, batch, epochs, lr, layer), 0);
-        ref_train(L, dims, xs, labels, n, batch, epochs, lr, layer);
+        ref_train(L, dims, xs, labels, n, batch, epochs, lr, layer, bits);
         for (l = 0; l < L; l++) {
             for (i = 0; i < dims[l]; i++)
                 for (j = 0; j < dims[l + 1]; j++)
                     if (w_at(l, i, j) != ref_w[l][i][j])
-                        fail_msg("round %u: W_%u[%u][%u] = %d, naive %lld", round, l, i, j, w_at(l, i, j),
-                                 (long long)ref_w[l][i][j]);
+                        fail_msg("int%u round %u: W_%u[%u][%u] = %d, naive %lld", bits, round, l, i, j,
+                                 w_at(l, i, j), (long long)ref_w[l][i][j]);
             for (j = 0; j < dims[l + 1]; j++)
-                assert_true(net.b[l][j] == ref_b[l][j]);
+                assert_true(b_at(l, j) == ref_b[l][j]);
         }
     }
+}
+
+static void train_matches_naive_reference(void **state)
+{
+    (void)state;
+    random_rounds(32u, 300u);
+}
+
+static void int16_train_matches_naive_reference(void **state)
+{
+    (void)state;
+    random_rounds(16u, 300u);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_matches_naive_reference),
+        cmocka_unit_test(int16_train_matches_naive_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,9 +159,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from tifed.boards.table import print_boards, print_ports
+    from tifed.boards.table import print_boards, print_capacity, print_ports
 
     print_boards()
+    print_capacity()
     print_ports()
     return EXIT_OK
 

@@ -69,7 +69,11 @@ def add_training_options(parser: argparse.ArgumentParser, required: bool = True)
     parser.add_argument("--seed", type=natural, default=default_of("seed"), metavar="S",
                         help="data split, shards, feedback matrices")
     parser.add_argument("--weights", choices=WEIGHT_WIDTHS, default=default_of("weights"),
-                        help="storage width of weights and biases on every engine")
+                        help="storage width of weights and biases on every engine (int32: the paper's; "
+                             "int16 saturates at -32768..32767 and needs about half the RAM)")
+    parser.add_argument("--pool", type=positive, default=default_of("pool"), metavar="P",
+                        help="feed the mean of each P x P block of pixels (floor of the mean, before the -128 "
+                             "shift): 784 inputs become 196 with 2, for boards with little RAM (default 1: off)")
     parser.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
                         help="recompute every device's update with the reference and compare bit for bit")
     parser.add_argument("--out", required=required, metavar="DIR")

@@ -80,6 +80,7 @@ class RunPlan:
             "test_samples": int(self.data.x_test.shape[0]),
             "shard_samples": int(self.shards[0][0].shape[0]),
             "classes": self.data.classes,
+            "weight_bits": t.weight_bits,
             "arena_bytes_needed": self.arena_need,
         })
         return values
@@ -169,8 +170,8 @@ def resolve_boards(c: RunConfig, fleet_boards: list[Board] | None = None) -> lis
         room = board.ram_arena_bytes()
         if room is not None and need > room:
             raise ConfigError(
-                f"model {'-'.join(map(str, dims))} with --buffer-len {t.buffer_len} and --batch {t.batch} "
-                f"needs {need} bytes of RAM arena; board {who} has {room}"
+                f"model {'-'.join(map(str, dims))} with --buffer-len {t.buffer_len}, --batch {t.batch} and "
+                f"--weights {t.weights} needs {need} bytes of RAM arena; board {who} has {room}"
             )
     return per_device
 
@@ -198,10 +199,11 @@ def prepare(c: RunConfig) -> RunPlan:
     dims = check_options(c)
     boards = resolve_boards(c, fleet_boards)
     t = c.training
-    data = datasets.load(t.dataset, t.seed)
+    data = datasets.pooled(datasets.load(t.dataset, t.seed), t.pool)
     model = "-".join(map(str, dims))
     if dims[0] != data.inputs:
-        raise ConfigError(f"model {model} takes {dims[0]} inputs but data set {t.dataset} has {data.inputs}")
+        pooled = f" with --pool {t.pool}" if t.pool > 1 else ""
+        raise ConfigError(f"model {model} takes {dims[0]} inputs but data set {t.dataset}{pooled} has {data.inputs}")
     if dims[-1] != data.classes:
         raise ConfigError(f"model {model} has {dims[-1]} outputs but data set {t.dataset} has {data.classes} classes")
     shards = data.shards(t.devices, t.seed)

@@ -39,6 +39,7 @@ class Case:
     batch: int
     epochs: int
     layer: int  # -1: all layers
+    weight_bits: int = 32  # storage of weights and biases: 32, or 16 (int16, saturating there)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -123,6 +124,10 @@ def validate_case(arrays: Mapping[str, np.ndarray], where: str = "case") -> Case
         if key not in arrays:
             raise ConfigError(f"{where}: missing key {key!r}")
     n_layers = _count_layers(arrays, where)
+    weight_bits = _scalar(arrays, "weight_bits", where) if "weight_bits" in arrays else 32
+    if weight_bits not in (16, 32):
+        raise ConfigError(f"{where}: weight_bits = {weight_bits}; 16 or 32")
+    limit = 2 ** (weight_bits - 1)
 
     weights, biases = [], []
     for l in range(n_layers):
@@ -138,8 +143,8 @@ def validate_case(arrays: Mapping[str, np.ndarray], where: str = "case") -> Case
             raise ConfigError(f"{where}: w{l} shape {w.shape}: sizes must fit 16 bits")
         if b.shape != (w.shape[1],):
             raise ConfigError(f"{where}: b{l} must have shape ({w.shape[1]},) to match w{l}, got {b.shape}")
-        _in_range(w, f"w{l}", -(2**31), 2**31 - 1, "int32", where)
-        _in_range(b, f"b{l}", -(2**31), 2**31 - 1, "int32", where)
+        _in_range(w, f"w{l}", -limit, limit - 1, f"int{weight_bits}", where)
+        _in_range(b, f"b{l}", -limit, limit - 1, f"int{weight_bits}", where)
         weights.append(w.astype(np.int32))
         biases.append(b.astype(np.int32))
     classes = weights[-1].shape[1]
@@ -181,6 +186,7 @@ def validate_case(arrays: Mapping[str, np.ndarray], where: str = "case") -> Case
         t=t.astype(np.int64),
         labels=labels.astype(np.int64),
         layer=layer,
+        weight_bits=weight_bits,
         **scalars,
     )
 
@@ -189,7 +195,8 @@ def reference_step(case: Case) -> tuple[Any, np.ndarray]:
     import tifed_models
 
     model = tifed_models.train(
-        case.model, case.feedback, case.x, case.t, case.lr_inv, case.batch, case.epochs, case.layer
+        case.model, case.feedback, case.x, case.t, case.lr_inv, case.batch, case.epochs, case.layer,
+        case.weight_bits,
     )
     return model, tifed_models.predict(model, case.x)
 
@@ -204,7 +211,8 @@ def device_step(client: Any, case: Case) -> tuple[Any, np.ndarray, int]:
         client.identify()
     # CONFIGURE zeroes the model and forgets old samples, so one device can
     # serve many cases in a row.
-    client.configure(case.dims, buffer_cap=max(n, 1), batch_cap=max(1, min(case.batch, n)))
+    client.configure(case.dims, buffer_cap=max(n, 1), batch_cap=max(1, min(case.batch, n)),
+                     weight_bits=case.weight_bits)
     client.write_model(case.model)
     client.write_feedback(case.feedback)
     if n:

@@ -8,6 +8,9 @@ import numpy as np
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
+# Storage widths of weights and biases: 32 is the paper's; 16 is this
+# project's extension (models/README.md), saturating at the int16 limits.
+WEIGHT_BITS = (32, 16)
 
 # float64 represents every integer below 2**53 exactly, and BLAS sums in
 # float64 are then exact too: the product is identical to an int64 product,
@@ -31,6 +34,25 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def saturate_int32(v: np.ndarray) -> np.ndarray:
     """Clip int64 values into the int32 range (the firmware saturates too)."""
     return np.clip(v, INT32_MIN, INT32_MAX).astype(np.int32)
+
+
+def weight_limits(weight_bits: int) -> tuple[int, int]:
+    """The lowest and highest weight or bias of a storage width."""
+    check_weight_bits(weight_bits)
+    return -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+
+
+def check_weight_bits(weight_bits: int) -> int:
+    if isinstance(weight_bits, bool) or weight_bits not in WEIGHT_BITS:
+        raise ValueError(f"weight storage width must be 16 or 32 bits, not {weight_bits!r}")
+    return int(weight_bits)
+
+
+def saturate_weights(v: np.ndarray, weight_bits: int = 32) -> np.ndarray:
+    """Clip int64 values into the storage width's range (int32 arrays: a
+    Model holds int32 whatever the width)."""
+    lo, hi = weight_limits(weight_bits)
+    return np.clip(v, lo, hi).astype(np.int32)
 
 
 def pla_tanh(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .arith import INT32_MAX, INT32_MIN, pla_tanh
-from .network import Model, forward, train
+from .arith import INT32_MAX, pla_tanh, weight_limits
+from .network import Model, check_model_width, forward, train
 from .prng import feedback_range
 
 FLOAT_EXACT = 2**53  # every integer of smaller magnitude is a float64, and so are sums that stay below it
@@ -114,9 +114,10 @@ def train_fleet(
     batch: int,
     epochs: int,
     layers: Sequence[int],
+    weight_bits: int = 32,
 ) -> list[Model]:
     """[network.train(model, feedback, xs[k], ts[k], lr_inv, batch, epochs,
-    layers[k]) for every device k], computed together."""
+    layers[k], weight_bits) for every device k], computed together."""
     k = len(xs)
     if not (len(ts) == len(layers) == k):
         raise ValueError("xs, ts and layers must have one entry per device")
@@ -125,11 +126,14 @@ def train_fleet(
     for layer in layers:
         if not -1 <= layer < model.n_layers:
             raise ValueError(f"layer {layer} out of range for a {model.n_layers}-layer model")
+    check_model_width(model, weight_bits)
+    low, high = weight_limits(weight_bits)
     sizes = {np.shape(x)[0] for x in xs}
     if k == 0:
         return []
     if len(sizes) != 1 or not exact_bounds(model.dims, batch):
-        return [train(model, feedback, x, t, lr_inv, batch, epochs, layer) for x, t, layer in zip(xs, ts, layers)]
+        return [train(model, feedback, x, t, lr_inv, batch, epochs, layer, weight_bits)
+                for x, t, layer in zip(xs, ts, layers)]
     n = sizes.pop()
     x = np.stack([np.asarray(v, dtype=np.float64) for v in xs])  # (K, n, in0)
     t = np.stack([np.asarray(v, dtype=np.int64) for v in ts])  # (K, n, C)
@@ -144,7 +148,7 @@ def train_fleet(
     bs = [b.astype(np.float64) for b in model.biases]
     pow2 = lr_inv & (lr_inv - 1) == 0
     # How far from zero each layer's weights and biases can be by now: the
-    # clip to int32 is needed only once that may pass the limit.
+    # clip to the storage width is needed only once that may pass its limit.
     reach = [[float(np.abs(w).max(initial=0)), float(np.abs(b).max(initial=0))] for w, b in zip(ws, bs)]
     steps = [batch_step_bound(dims, l, batch, lr_inv) for l in range(n_layers)]
     scratch: list[np.ndarray | None] = [None] * n_layers
@@ -194,8 +198,8 @@ def train_fleet(
                         bs[l][who] -= db
                 for kind, arr in ((0, ws[l]), (1, bs[l])):
                     reach[l][kind] += steps[l][kind]
-                    if reach[l][kind] > INT32_MAX:  # saturate (algorithm.md: int32 weights)
-                        np.clip(arr, INT32_MIN, INT32_MAX, out=arr)
+                    if reach[l][kind] > high:  # saturate (algorithm.md; int16 storage: models/README.md)
+                        np.clip(arr, low, high, out=arr)
     out = []
     for i in range(k):
         out.append(Model(

@@ -4,8 +4,6 @@ independent check of the vectorized reference in the unit tests and the
 baseline of the speed-up benchmark; never use it for real work."""
 from __future__ import annotations
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-
 
 def _pla(s: int) -> tuple[int, int]:
     if s >= 128:
@@ -23,8 +21,8 @@ def _pla(s: int) -> tuple[int, int]:
     return -127, 128
 
 
-def _sat(v: int) -> int:
-    return min(max(v, INT32_MIN), INT32_MAX)
+def _sat(v: int, bits: int = 32) -> int:
+    return min(max(v, -(1 << (bits - 1))), (1 << (bits - 1)) - 1)
 
 
 def forward(weights, biases, x):
@@ -47,7 +45,7 @@ def forward(weights, biases, x):
     return acts, slopes
 
 
-def train(weights, biases, feedback, xs, ts, lr_inv, batch, epochs, layer=-1):
+def train(weights, biases, feedback, xs, ts, lr_inv, batch, epochs, layer=-1, weight_bits=32):
     """Lists in, new lists out; mirrors network.train."""
     w = [[list(row) for row in wl] for wl in weights]
     b = [list(bl) for bl in biases]
@@ -78,9 +76,9 @@ def train(weights, biases, feedback, xs, ts, lr_inv, batch, epochs, layer=-1):
                             dsum[i][j] += a_prev[i] * d
                 for i in range(n_in):
                     for j in range(n_out):
-                        w[l][i][j] = _sat(w[l][i][j] - dsum[i][j] // lr_inv)
+                        w[l][i][j] = _sat(w[l][i][j] - dsum[i][j] // lr_inv, weight_bits)
                 for j in range(n_out):
-                    b[l][j] = _sat(b[l][j] - bsum[j] // lr_inv)
+                    b[l][j] = _sat(b[l][j] - bsum[j] // lr_inv, weight_bits)
     return w, b
 
 

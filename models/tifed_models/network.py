@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .arith import exact_matmul, pla_tanh, saturate_int32
+from .arith import check_weight_bits, exact_matmul, pla_tanh, saturate_weights, weight_limits
 
 MAX_LAYERS = 8  # the firmware's static limit (firmware/core)
 
@@ -143,13 +143,18 @@ def train(
     batch: int,
     epochs: int,
     layer: int = -1,
+    weight_bits: int = 32,
 ) -> Model:
     """Local DFA training: `epochs` passes over x in consecutive mini-batches
-    of `batch` (a trailing partial batch is skipped). Returns a new model."""
+    of `batch` (a trailing partial batch is skipped). Returns a new model.
+    `weight_bits` is the storage width of weights and biases: every update
+    saturates at its limits (16: this project's extension, models/README.md;
+    the model must then already lie in int16)."""
     if lr_inv < 1 or batch < 1 or epochs < 0:
         raise ValueError("lr_inv and batch must be >= 1, epochs >= 0")
     if not -1 <= layer < model.n_layers:
         raise ValueError(f"layer {layer} out of range for a {model.n_layers}-layer model")
+    check_model_width(model, weight_bits)
     m = model.copy()
     x = np.asarray(x, dtype=np.int64)
     t = np.asarray(t, dtype=np.int64)
@@ -168,6 +173,16 @@ def train(
                 a_prev = xb if l == 0 else acts[l - 1]
                 dw = exact_matmul(a_prev.T, d) // lr_inv
                 db = d.sum(axis=0) // lr_inv
-                m.weights[l] = saturate_int32(m.weights[l].astype(np.int64) - dw)
-                m.biases[l] = saturate_int32(m.biases[l].astype(np.int64) - db)
+                m.weights[l] = saturate_weights(m.weights[l].astype(np.int64) - dw, weight_bits)
+                m.biases[l] = saturate_weights(m.biases[l].astype(np.int64) - db, weight_bits)
     return m
+
+
+def check_model_width(model: Model, weight_bits: int) -> None:
+    """ValueError unless every weight and bias fits the storage width."""
+    lo, hi = weight_limits(check_weight_bits(weight_bits))
+    for name, arrays in (("w", model.weights), ("b", model.biases)):
+        for l, a in enumerate(arrays):
+            if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+                bad = int(a.min()) if int(a.min()) < lo else int(a.max())
+                raise ValueError(f"{name}{l} has value {bad} outside int{weight_bits} ({lo}..{hi})")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tifed_models
-from qemu_support import QEMU_BOARDS, fixed_case, make_case
+from qemu_support import QEMU_BOARDS, fixed_case, make_case, past_int32_case
 from tifed.boards.qemu import QemuBoard
 from tifed.errors import NoRoomError
 from tifed.protocol.client import DeviceClient
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.emulated
 # and arena (firmware/boards/<board>/<board>.ld).
 RAM_BYTES = {"qemu-mps2-an386": 4 << 20, "qemu-netduinoplus2": 192 << 10, "qemu-microbit": 16 << 10}
 CASE_SEEDS = range(12)
+INT16_SEEDS = range(100, 112)  # the same kinds of cases with weight_bits 16
 
 
 class Running:
@@ -96,6 +97,41 @@ def test_training_matches_reference(running, seed):
     problems = _differences(got_model, got_pred, want_model, want_pred)
     assert not problems, f"{running.board.name} case {seed} dims {case.dims}: " + "; ".join(problems[:4])
     assert counter > 0
+
+
+@pytest.mark.parametrize("seed", INT16_SEEDS)
+def test_int16_training_matches_reference(running, seed):
+    case = validate_case(make_case(seed, weight_bits=16))
+    want_model, want_pred = reference_step(case)
+    got_model, got_pred, _ = device_step(running.client, case)
+    problems = _differences(got_model, got_pred, want_model, want_pred)
+    assert not problems, f"{running.board.name} int16 case {seed} dims {case.dims}: " + "; ".join(problems[:4])
+
+
+def test_int16_cases_saturate_and_run_whole_blocks():
+    """The int16 cases above reach what they are for: updates that saturate
+    at int16, and layers of 32 inputs or more (a whole block of the forward
+    kernel)."""
+    clipped, blocks = 0, 0
+    for seed in INT16_SEEDS:
+        case = validate_case(make_case(seed, weight_bits=16))
+        unclipped = tifed_models.train(case.model, case.feedback, case.x, case.t, case.lr_inv, case.batch,
+                                       case.epochs, case.layer, weight_bits=32)
+        model = reference_step(case)[0]
+        clipped += not model.equal(unclipped)
+        blocks += case.dims[0] >= 32
+    assert clipped >= 3 and blocks >= 3
+
+
+def test_int16_forward_sums_past_int32(running):
+    if running.info.max_payload < 1005:
+        pytest.skip(f"{running.board.name}: a 1000-input sample needs a 1005-byte frame")
+    case = validate_case(past_int32_case())
+    assert int(np.abs(case.x.astype(np.int64) @ case.model.weights[0].astype(np.int64)).max()) > 2**31
+    want_model, want_pred = reference_step(case)
+    got_model, got_pred, _ = device_step(running.client, case)
+    problems = _differences(got_model, got_pred, want_model, want_pred)
+    assert not problems, f"{running.board.name}: " + "; ".join(problems[:4])
 
 
 def test_instruction_count_is_deterministic(running):

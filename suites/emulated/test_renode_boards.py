@@ -93,6 +93,17 @@ def test_training_matches_reference_on_both_machines(fleet, seed):
         assert counter > 0
 
 
+@pytest.mark.parametrize("seed", range(100, 104))
+def test_int16_training_matches_reference_on_both_machines(fleet, seed):
+    """16-bit weights (weight_bits 16): the SMLAD kernels and int16 saturation."""
+    case = validate_case(make_case(seed, weight_bits=16))
+    want_model, want_pred = reference_step(case)
+    for client in fleet.clients:
+        got_model, got_pred, _ = device_step(client, case)
+        assert got_model.equal(want_model), f"{client.name} int16 case {seed}: weights differ"
+        assert np.array_equal(got_pred, want_pred), f"{client.name} int16 case {seed}: predictions differ"
+
+
 def test_train_count_is_deterministic_and_bounded_by_executed_instructions(fleet):
     case = validate_case(fixed_case())
     counts = []

@@ -194,10 +194,11 @@ def _flower_run(tmp_path, name, grid: FakeGrid, fed: FederationOptions | None = 
     return run, json.loads((tmp_path / name / "results.json").read_text())
 
 
-@pytest.mark.parametrize("mode", ["full", "single"])
-def test_same_model_as_tifed_run_on_host_boards(tmp_path, host_image, mode):
-    run, doc = _flower_run(tmp_path, "flower", FakeGrid(_nodes("host", 2, 2)), mode=mode)
-    local = Federation(prepare(BASE.replace(boards=("host",), mode=mode, out=str(tmp_path / "run"))))
+@pytest.mark.parametrize("mode, weights", [("full", "int32"), ("single", "int32"), ("full", "int16")])
+def test_same_model_as_tifed_run_on_host_boards(tmp_path, host_image, mode, weights):
+    run, doc = _flower_run(tmp_path, "flower", FakeGrid(_nodes("host", 2, 2)), mode=mode, weights=weights)
+    local = Federation(prepare(BASE.replace(boards=("host",), mode=mode, weights=weights,
+                                            out=str(tmp_path / "run"))))
     local.run()
     assert run.strategy.global_model.equal(local.global_model)
     ref = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -206,7 +207,7 @@ def test_same_model_as_tifed_run_on_host_boards(tmp_path, host_image, mode):
         assert [r[key] for r in doc["rounds"]] == [r[key] for r in ref["rounds"]], key
     assert [d["layer"] for d in doc["devices"]] == [d["layer"] for d in ref["devices"]]
     assert [d["node"] for d in doc["devices"]] == [100, 100, 101, 101]
-    assert doc["config"]["device_boards"] == ["host"] * 4
+    assert doc["config"]["device_boards"] == ["host"] * 4 and doc["config"]["weights"] == weights
     assert all(d["firmware"]["flash_bytes"] > 0 for d in doc["devices"])
     assert all(r["network_bytes"] > 0 for r in doc["rounds"])
 

@@ -26,6 +26,8 @@ class FakeDevice:
         self.max_payload = max_payload
         self.protocol = protocol
         self.arena_bytes = arena_bytes
+        self.knows_weight_bits = True  # False: a firmware from before CONFIGURE's weight_bits byte
+        self.weight_bits = 32
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
         self.executed: dict[str, int] = {}  # command name -> times executed
@@ -123,10 +125,15 @@ class FakeDevice:
         if code == Command.CONFIGURE:
             n_layers, buffer_cap, batch_cap = struct.unpack_from("<BHH", p)
             dims = struct.unpack_from(f"<{n_layers + 1}H", p, 5)
-            need = tifed_models.arena_bytes(dims, buffer_cap, batch_cap)
+            fixed = 5 + 2 * (n_layers + 1)
+            if len(p) not in (fixed, fixed + (1 if self.knows_weight_bits else 0)):
+                return Status.BAD_LENGTH, b""
+            weight_bits = p[fixed] if len(p) > fixed else 32
+            need = tifed_models.arena_bytes(dims, buffer_cap, batch_cap, weight_bits)
             if need > self.arena_bytes:
                 return Status.NO_ROOM, struct.pack("<II", need, self.arena_bytes)
             self._dims = dims
+            self.weight_bits = weight_bits
             self.model = tifed_models.Model.zeros(dims)
             self.feedback = [np.zeros((dims[-1], d), dtype=np.int64) for d in dims[1:-1]]
             self.x = np.zeros((buffer_cap, dims[0]), dtype=np.int8)
@@ -152,7 +159,8 @@ class FakeDevice:
         if code == Command.TRAIN:
             n, batch, epochs, lr_inv, layer = struct.unpack("<HHHIb", p)
             t = tifed_models.targets(self.labels[:n], self._dims[-1])
-            self.model = tifed_models.train(self.model, self.feedback, self.x[:n], t, lr_inv, batch, epochs, layer)
+            self.model = tifed_models.train(self.model, self.feedback, self.x[:n], t, lr_inv, batch, epochs, layer,
+                                            self.weight_bits)
             return Status.OK, struct.pack("<Q", 12345)
         if code == Command.PREDICT:
             first, count = struct.unpack("<HH", p)

@@ -130,7 +130,7 @@ def test_runner_writes_json_markdown_and_plots(tmp_path):
     assert len(on_disk["accuracy"]) == 6 and all(len(r["test_accuracies"]) == 2 for r in on_disk["accuracy"])
     assert on_disk["reference"] is None and on_disk["firmware"] == [] and doc["run"]["blas_threads"] in (1, None)
     assert (tmp_path / "accuracy_digits.png").stat().st_size > 1000
-    assert "| digits | 64-32-10 | full | 2048 |" in (tmp_path / "bench.md").read_text()
+    assert "| digits | 64-32-10 | int32 | – | full | 2048 |" in (tmp_path / "bench.md").read_text()
 
 
 def test_quick_plan_shortens_fashion_mnist_and_says_so():

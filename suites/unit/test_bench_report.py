@@ -78,8 +78,8 @@ def test_targets_are_reported_with_their_values():
     fw = next(t for t in _doc()["targets"] if "instructions per MAC" in t["target"])
     assert fw["met"] is True and fw["note"] == "1.50 above 1 instruction per MAC"
     slow = _doc(reference={"model": "784-200-10", "samples_per_second": 900.0, "naive_samples_per_second": 30.0})
-    assert [t["met"] for t in slow["targets"][:3]] == [False, False, True]
-    assert [t["met"] for t in _doc(reference=None, firmware=[])["targets"][:3]] == [None, None, None]
+    assert [t["met"] for t in slow["targets"][:5]] == [False, False, True, None, None]
+    assert [t["met"] for t in _doc(reference=None, firmware=[])["targets"][:5]] == [None] * 5
 
 
 def _wire_row(model, dataset, mode, validate, ratio, protocol=2):
@@ -100,6 +100,22 @@ def test_issue_14_targets_take_the_worst_mode_of_protocol_2():
     assert loose["met"] is True and loose["goal"] == "<= 0.333"
     assert rows["wire 64-32-10 digits, --no-validate: bytes per device-round / raw int32 model down + up"]["met"] is None
     assert rows["fleet 8 x qemu-mps2-an386, server overhead fraction"]["met"] is True
+
+
+def test_int16_targets_take_the_int16_rows():
+    """The 784-64-10 int16 targets read the int16 firmware row and the
+    Fashion-MNIST accuracy row of that model and width, nothing else."""
+    base = _doc()["firmware"][0]
+    fw = [dict(base, model="784-64-10", weights="int32", instructions_per_mac=2.1),
+          dict(base, model="784-64-10", weights="int16", instructions_per_mac=1.18)]
+    acc = {"dataset": "idx:f", "model": "784-64-10", "weights": "int16", "pool": 1, "mode": "full",
+           "lr_inv": 2048, "median": 0.83, "paper_set": "Fashion-MNIST"}
+    doc = report.build_document(_doc()["machine"], None, fw, [], [], accuracy=[dict(acc, weights="int32", median=0.5),
+                                                                             acc, dict(acc, pool=2, median=0.1)])
+    ipm, accuracy = doc["targets"][3], doc["targets"][4]
+    assert ipm["value"] == 1.18 and ipm["met"] is True and "784-64-10 int16" in ipm["target"]
+    assert accuracy["value"] == 0.83 and accuracy["met"] is True
+    assert doc["targets"][2]["value"] is None  # the int32 target names 784-200-10, which is not here
 
 
 def test_merge_keeps_sections_not_remeasured():
@@ -153,8 +169,8 @@ def test_markdown_report_has_every_section_and_the_definitions():
                     "## Wire cost", "## Fleet scaling", "## Round time at a UART", "## Accuracy", "## Plots",
                     "## Definitions"):
         assert heading in text
-    assert "| qemu-mps2-an386 | 784-200-10 | 50 | 2.500 | 799,000 |" in text
-    assert "| 784-200-10 | 50 | 636,040 | 39,252 | 36,752 | 4,000 | 716,044 | 5.7% | yes (1) |" in text
+    assert "| qemu-mps2-an386 | 784-200-10 | int32 | 50 | 2.500 | 799,000 |" in text
+    assert "| 784-200-10 | int32 | 50 | 636,040 | 39,252 | 36,752 | 4,000 | 0 | 716,044 | 5.7% | yes (1) |" in text
     assert "Server overhead fraction** = 1 - T_train / T_round" in text
     assert "[fleet.png](fleet.png)" in text
 
@@ -209,3 +225,18 @@ def test_the_cli_offers_every_bench_section():
     bench = build_parser()._subparsers._group_actions[0].choices["bench"]
     only = next(a for a in bench._actions if a.dest == "only")
     assert tuple(only.choices) == SECTIONS
+
+
+def test_markdown_capacity_table_names_the_largest_models_and_their_accuracy():
+    capacity = [{"board": "qemu-netduinoplus2", "arena_bytes": 188_720, "weights": w, "buffer": b, "batch": 25,
+                 "largest_hidden": h, "model": f"784-{h}-10"}
+                for (w, b), h in {("int32", 50): 43, ("int32", 25): 49, ("int16", 50): 80, ("int16", 25): 91}.items()]
+    acc = [{"dataset": "idx:f", "model": "784-80-10", "weights": "int16", "pool": 1, "mode": "full", "lr_inv": 2048,
+            "median": 0.831, "min": 0.831, "max": 0.831, "diverged": 0, "test_accuracies": [0.831],
+            "paper_median": None, "paper_set": "Fashion-MNIST", "comparable": False,
+            "buffers": 150, "buffers_total": 150}]
+    doc = report.build_document(_doc()["machine"], None, [], [], [], accuracy=acc, capacity=capacity)
+    text = markdown.render(doc)
+    assert "### Largest model per board" in text
+    assert "| qemu-netduinoplus2 | 188,720 | 784-43-10 | 784-49-10 | – | 784-80-10 | 784-91-10 | 0.831 |" in text
+    assert "| idx:f | 784-80-10 | int16 | – | full | 2048 | all 150 buffers | 0.831 |" in text

@@ -1,9 +1,12 @@
 """Board names -> plug-ins, `tifed boards` rows, serial-port boards, links."""
 from __future__ import annotations
 
+import io
 import sys
 
 import pytest
+
+import tifed_models
 
 from tifed.boards.registry import BOARD_NAMES, all_board_names, describe_boards, get_board
 from tifed.boards.serial_port import SerialPortBoard
@@ -83,3 +86,20 @@ def test_links_open_through_serial_for_url():
     with pytest.raises(LinkError, match="protocol 'bogus' not known"):
         open_link("bogus://x")
 
+
+
+def test_capacity_table_names_the_largest_model_per_width_and_buffer():
+    from tifed.boards.table import capacity_rows, print_capacity
+
+    rows = {r.board: r for r in capacity_rows({"f405": 188_792, "tiny": 12_928, "unbuilt": None})}
+    f405 = rows["f405"].largest
+    assert f405 == {("int32", 50): 43, ("int32", 25): 49, ("int16", 50): 80, ("int16", 25): 92}
+    for (weights, buffer), h in f405.items():
+        bits = 16 if weights == "int16" else 32
+        assert tifed_models.arena_bytes((784, h, 10), buffer, 25, bits) <= 188_792
+        assert tifed_models.arena_bytes((784, h + 1, 10), buffer, 25, bits) > 188_792
+    assert set(rows["tiny"].largest.values()) == {0} and rows["unbuilt"].largest == {}
+    out = io.StringIO()
+    print_capacity(out, {"f405": 188_792, "unbuilt": None})
+    text = out.getvalue()
+    assert "188,792" in text and "H = 80" in text and "no image" in text

@@ -8,6 +8,7 @@ import pytest
 import tifed_models
 from fake_device import FakeDevice
 from tifed.errors import ConfigError, DeviceError, DeviceGone, NoRoomError, ProtocolError
+from tifed.protocol import payloads as cmd
 from tifed.protocol.client import DeviceClient
 from tifed.links.transport import open_link
 
@@ -64,6 +65,43 @@ def test_training_matches_reference_and_counts_wire_bytes(fake, client):
     # each request (EXTRA_DELIMITER) is line fill, not counted (LinkCounters)
     assert client.counters.bytes_sent == fake.bytes_received - 2 * client.counters.requests
     assert client.counters.bytes_received == fake.bytes_sent
+
+
+def test_16_bit_weights_travel_in_configure_and_train_there(fake, client):
+    """weight_bits 16: CONFIGURE carries the byte (an int32 CONFIGURE does
+    not: the bytes of a device built before it), and the device saturates
+    at int16 as the reference does."""
+    rng = np.random.default_rng(3)
+    dims = (9, 5, 4)
+    x = rng.integers(-128, 128, size=(11, 9)).astype(np.int8)
+    labels = rng.integers(0, 4, size=11)
+    fb = [rng.integers(-40, 40, size=(4, 5))]
+    model = tifed_models.Model.zeros(dims)
+    for w in model.weights:
+        w[...] = rng.choice([-32768, 32767], size=w.shape)
+    assert len(cmd.encode_configure(dims, 11, 3, 16)) == len(cmd.encode_configure(dims, 11, 3)) + 1
+    result = client.configure(dims, buffer_cap=11, batch_cap=3, weight_bits=16)
+    assert fake.weight_bits == 16 and result.arena_used == tifed_models.arena_bytes(dims, 11, 3, 16)
+    client.write_model(model)
+    client.write_feedback(fb)
+    client.write_samples(x, labels)
+    client.train(11, 3, 2, 1, -1)
+    expected = tifed_models.train(model, fb, x, tifed_models.targets(labels, 4), 1, 3, 2, weight_bits=16)
+    assert client.read_model(dims).equal(expected)
+    assert not expected.equal(tifed_models.train(model, fb, x, tifed_models.targets(labels, 4), 1, 3, 2))
+
+
+def test_16_bit_weights_on_an_older_firmware_is_one_clear_error(fake, client):
+    fake.knows_weight_bits = False
+    client.configure((4, 2), buffer_cap=1, batch_cap=1)  # int32: fine
+    with pytest.raises(DeviceError, match="does not know 16-bit weights"):
+        client.configure((4, 2), buffer_cap=1, batch_cap=1, weight_bits=16)
+
+
+def test_no_room_names_the_weight_width(fake, client):
+    fake.arena_bytes = 300
+    with pytest.raises(NoRoomError, match=r"batch 2 and int16 weights needs \d+ bytes"):
+        client.configure((13, 7, 3), buffer_cap=4, batch_cap=2, weight_bits=16)
 
 
 def test_nak_makes_the_client_resend_the_same_request(fake, client):

@@ -91,6 +91,20 @@ def test_model_too_big_for_board_ram(monkeypatch):
     assert board.started == []
 
 
+def test_16_bit_weights_fit_where_32_bit_do_not(monkeypatch):
+    """784-64-10 with buffer 50: 257,044 bytes with int32 weights, 158,400
+    with int16; a 192 KB board (qemu-netduinoplus2's arena) takes only the
+    latter, and the plan and results.json say which width and need."""
+    board = FakeBoard("f405", arena=188_792)
+    patch_boards(monkeypatch, {"f405": board})
+    message = bad(boards=("f405",), model="784-64-10", dataset="mnist5k")
+    assert "--weights int32 needs 257044 bytes of RAM arena; board f405 has 188792" in message
+    plan = prepare(GOOD.replace(boards=("f405",), model="784-64-10", dataset="mnist5k", weights="int16"))
+    assert plan.training.weight_bits == 16 and plan.arena_need == 158_400
+    resolved = plan.resolved()
+    assert (resolved["weights"], resolved["weight_bits"], resolved["arena_bytes_needed"]) == ("int16", 16, 158_400)
+
+
 def test_board_that_cannot_run_here(monkeypatch):
     board = FakeBoard("norun", runnable=False)
     patch_boards(monkeypatch, {"norun": board})
@@ -138,4 +152,12 @@ def test_run_config_parts_by_flat_names():
 
 
 def test_weight_width_is_checked():
-    assert "--weights must be" in bad(weights="int8")
+    assert "--weights must be int32 or int16, got 'int8'" in bad(weights="int8")
+
+
+def test_pool_shrinks_the_inputs_and_is_checked():
+    plan = prepare(GOOD.replace(model="16-32-10", pool=2))  # digits: 8x8 -> 4x4
+    assert plan.data.inputs == 16 and plan.dims[0] == 16
+    assert "takes 64 inputs but data set digits with --pool 2 has 16" in bad(pool=2)
+    assert "--pool 3 needs square images whose side 3 divides" in bad(model="16-32-10", pool=3)
+    assert "--pool must be between 1 and 8, got 9" in bad(pool=9)

@@ -8,6 +8,8 @@ import struct
 import numpy as np
 import pytest
 
+import tifed_models
+from tifed.errors import ConfigError
 from tifed.training import datasets
 from tifed.training.datasets import DataError
 
@@ -215,3 +217,20 @@ def test_mnist_dir_reads_idx_files_like_idx_dir(tmp_path, gz):
     write_idx_set(tmp_path / "m", gz=gz)
     a, b = datasets.load(f"mnist:{tmp_path / 'm'}", 3), datasets.load(f"idx:{tmp_path / 'm'}", 3)
     assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+
+
+def test_pool_is_the_floor_of_the_pixel_mean():
+    """--pool 2: each 2x2 block of pixels p becomes floor(mean(p)), then the
+    -128 shift: computed here on pixels, the loader does it on x = p - 128."""
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, size=(3, 6, 6))
+    x = tifed_models.to_input(pixels.reshape(3, 36))
+    data = datasets.Dataset("t", x, np.zeros(3, np.int64), x[:1], np.zeros(1, np.int64), 2)
+    pooled = datasets.pooled(data, 2)
+    want = tifed_models.to_input(pixels.reshape(3, 3, 2, 3, 2).sum(axis=(2, 4)) // 4).reshape(3, 9)
+    assert pooled.x_train.dtype == np.int8 and np.array_equal(pooled.x_train, want)
+    assert pooled.inputs == 9 and np.array_equal(pooled.x_test, want[:1])
+    assert datasets.pooled(data, 1) is data
+    assert datasets.pooled(data, 3).inputs == 4
+    with pytest.raises(ConfigError, match="--pool 4 needs square images whose side 4 divides"):
+        datasets.pooled(data, 4)

@@ -152,3 +152,37 @@ def test_fleet_equals_the_reference_with_weights_at_the_int32_limits(seed):
     case = (model, fb, xs, ts, lr_inv, batch, epochs, layers)
     got = fleet.train_fleet(*case)
     _assert_same(got, _reference(*case))
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_fleet_equals_the_reference_with_16_bit_weights(seed):
+    """weight_bits 16: the clip at the int16 limits, on generated fleets whose
+    weights go up to them (test_reference's int16 cases)."""
+    rng = np.random.default_rng(10_000 + seed)
+    model, fb, x, t, lr_inv, batch, epochs, layer = _random_case(rng, 16)
+    k = int(rng.integers(1, 5))
+    xs = [x] + [rng.integers(-128, 127, x.shape, endpoint=True).astype(np.int8) for _ in range(k - 1)]
+    ts = [t] + [tm.targets(rng.integers(0, t.shape[1], t.shape[0]), t.shape[1]) for _ in range(k - 1)]
+    layers = [layer] + [int(rng.integers(-1, model.n_layers)) for _ in range(k - 1)]
+    want = [tm.train(model, fb, xi, ti, lr_inv, batch, epochs, li, weight_bits=16) for xi, ti, li in zip(xs, ts, layers)]
+    _assert_same(fleet.train_fleet(model, fb, xs, ts, lr_inv, batch, epochs, layers, weight_bits=16), want)
+
+
+def test_16_bit_weights_saturate_on_the_fast_path_as_in_the_reference():
+    """Every weight within 300 of an int16 limit and 1/lr 1: the fast path
+    clips at int16 where int32 storage would not, like the reference."""
+    rng = np.random.default_rng(16)
+    dims = (6, 5, 3)
+    model = tm.Model([rng.choice([-32768, 32767], (i, o)) - rng.integers(-300, 300, (i, o)).clip(None, 0)
+                      * np.sign(rng.choice([-1, 1], (i, o))) for i, o in zip(dims[:-1], dims[1:])],
+                     [rng.integers(-300, 300, o) for o in dims[1:]])
+    model = tm.Model([np.clip(w, -32768, 32767).astype(np.int32) for w in model.weights],
+                     [b.astype(np.int32) for b in model.biases])
+    fb = tm.feedback_matrices(dims, 1)
+    xs = [rng.integers(-128, 127, (8, 6), endpoint=True).astype(np.int8) for _ in range(3)]
+    ts = [tm.targets(rng.integers(0, 3, 8), 3) for _ in range(3)]
+    want = [tm.train(model, fb, x, t, 1, 4, 2, -1, weight_bits=16) for x, t in zip(xs, ts)]
+    got = fleet.train_fleet(model, fb, xs, ts, 1, 4, 2, [-1] * 3, weight_bits=16)
+    _assert_same(got, want)
+    assert any((w == 32767).any() or (w == -32768).any() for m in got for w in m.weights)
+    assert not all(m.equal(n) for m, n in zip(got, fleet.train_fleet(model, fb, xs, ts, 1, 4, 2, [-1] * 3)))

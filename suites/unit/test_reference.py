@@ -118,6 +118,38 @@ def test_to_input_of_bytes_equals_p_minus_128():
     assert tm.to_input(p).tolist() == want and tm.to_input(p).dtype == np.int8
 
 
+def test_saturation_at_int16_limits_with_16_bit_weights():
+    # The same case one width down: W at 32766, b at -32767, z = -1 -> a = -2,
+    # e = -18; the update pushes W up past 32767 (where it sticks) and b
+    # further up from -32767. With int32 storage W goes on to 32766 + 3 * 72.
+    m = tm.Model.zeros((1, 1))
+    m.weights[0][0, 0] = 32766
+    m.biases[0][0] = -32767
+    x = np.ones((4, 1), dtype=np.int8)
+    t = np.full((4, 1), 16)
+    out = tm.train(m, [], x, t, 1, 4, 3, weight_bits=16)
+    assert out.weights[0].dtype == np.int32
+    assert out.weights[0][0, 0] == 32767
+    assert _naive_model(m, [], x, t, 1, 4, 3, weight_bits=16).equal(out)
+    assert tm.train(m, [], x, t, 1, 4, 3).weights[0][0, 0] > 32767
+    # and at the bottom: 2-1, x = (-128, -128), W = (-32760, 32760), b = -32760:
+    # z = b, s = -64, a = -96, g = 2, e = -112, d = -56, so W[0] -= 7168
+    # (past -32768, where it sticks) and W[1] falls to 25592.
+    m = tm.Model([np.array([[-32760], [32760]], np.int32)], [np.array([-32760], np.int32)])
+    x = np.full((2, 2), -128, dtype=np.int8)
+    out = tm.train(m, [], x, np.full((2, 1), 16), 2, 2, 1, weight_bits=16)
+    assert out.weights[0][:, 0].tolist() == [-32768, 25592]
+
+
+def test_16_bit_weights_refuse_a_model_outside_int16():
+    m = tm.Model.zeros((2, 3))
+    m.biases[0][1] = 32768
+    with pytest.raises(ValueError, match=r"b0 has value 32768 outside int16"):
+        tm.train(m, [], np.zeros((1, 2), np.int8), np.zeros((1, 3)), 1, 1, 1, weight_bits=16)
+    with pytest.raises(ValueError, match="16 or 32"):
+        tm.train(m, [], np.zeros((1, 2), np.int8), np.zeros((1, 3)), 1, 1, 1, weight_bits=8)
+
+
 def test_argmax_ties_pick_the_first_index():
     m = tm.Model.zeros((3, 4))
     assert tm.predict(m, np.ones((5, 3), dtype=np.int8)).tolist() == [0] * 5
@@ -131,20 +163,20 @@ def test_model_spec_parsing():
             tm.parse_model(bad)
 
 
-def _naive_model(m, fb, x, t, lr_inv, batch, epochs, layer=-1):
+def _naive_model(m, fb, x, t, lr_inv, batch, epochs, layer=-1, weight_bits=32):
     w, b = naive.train(
         [wl.tolist() for wl in m.weights], [bl.tolist() for bl in m.biases],
         [f.tolist() for f in fb], x.astype(int).tolist(), t.tolist(),
-        lr_inv, batch, epochs, layer,
+        lr_inv, batch, epochs, layer, weight_bits,
     )
     return tm.Model([np.array(v, dtype=np.int32) for v in w], [np.array(v, dtype=np.int32) for v in b])
 
 
-def _random_case(rng):
+def _random_case(rng, weight_bits=32):
     n_layers = int(rng.integers(1, 4))
     dims = [int(rng.integers(1, 9)) for _ in range(n_layers + 1)]
     dims[-1] = max(dims[-1], 2)
-    scale = int(rng.choice([100, 10**5, 2**31 - 1]))
+    scale = int(rng.choice([100, 10**5, 2**31 - 1] if weight_bits == 32 else [100, 10**4, 2**15 - 1]))
     model = tm.Model(
         [rng.integers(-scale, scale, (i, o), endpoint=True).astype(np.int32) for i, o in zip(dims[:-1], dims[1:])],
         [rng.integers(-scale, scale, o, endpoint=True).astype(np.int32) for o in dims[1:]],
@@ -167,6 +199,14 @@ def test_vectorized_reference_equals_plain_loops(seed):
     assert tm.predict(got, x).tolist() == naive.predict(w, b, x.astype(int).tolist())
 
 
+@pytest.mark.parametrize("seed", range(100))
+def test_vectorized_reference_equals_plain_loops_with_16_bit_weights(seed):
+    model, fb, x, t, lr_inv, batch, epochs, layer = _random_case(np.random.default_rng(seed), 16)
+    got = tm.train(model, fb, x, t, lr_inv, batch, epochs, layer, weight_bits=16)
+    assert got.equal(_naive_model(model, fb, x, t, lr_inv, batch, epochs, layer, weight_bits=16))
+    assert all(-32768 <= int(a.min()) and int(a.max()) <= 32767 for a in got.weights + got.biases)
+
+
 def test_exact_matmul_falls_back_to_int64_beyond_float_precision():
     a = np.array([[2**31 - 1] * 3], dtype=np.int64)
     b = np.array([[2**26 + 1]] * 3, dtype=np.int64)
@@ -182,3 +222,22 @@ def test_arena_formula_for_the_paper_network():
     assert tm.arena_bytes((784, 200, 10), 50, 25) == params + feedback + samples + rows
     parts = tm.arena_breakdown((784, 200, 10), 50, 25)
     assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+
+
+def test_arena_formula_with_16_bit_weights():
+    # The same with int16 W (rows rounded up to a multiple of 4) and b (to 4
+    # bytes), plus the pair scratch of 4 * max(rows4(d_l), even batch) bytes:
+    # 784-64-10 fits the 188,792-byte arena of qemu-netduinoplus2, as int32
+    # does not.
+    params = 2 * (784 * 64 + 64 + 64 * 10 + 10)
+    rest = tm.arena_bytes((784, 64, 10), 50, 25) - 4 * (784 * 64 + 64 + 64 * 10 + 10)
+    assert tm.arena_bytes((784, 64, 10), 50, 25, 16) == params + rest + 4 * 784 == 158_400
+    # 3-5-2: W0 2*4*5, b0 a4(10), W1 2*8*2, b1 a4(4) = 88 (not 128), scratch 4*8
+    assert tm.arena_bytes((3, 5, 2), 7, 3, 16) == 332 - 128 + 88 + 32
+    parts = tm.arena_breakdown((784, 64, 10), 50, 25, 16)
+    assert parts["weights"] == params and parts["pair_scratch"] == 3136
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+    assert tm.largest_hidden(784, 10, 188_792, 50, 25, 16) == 80
+    assert tm.arena_bytes((784, 80, 10), 50, 25, 16) <= 188_792 < tm.arena_bytes((784, 81, 10), 50, 25, 16)
+    assert tm.largest_hidden(784, 10, 188_792, 50, 25) == 43
+    assert tm.largest_hidden(784, 10, 1000, 50, 25) == 0

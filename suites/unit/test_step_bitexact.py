@@ -4,9 +4,11 @@ the same integers for the same `tifed step` case.
 Hundreds of generated cases (1..3 layers, weights at the int32 limits so
 updates saturate, all-zero models whose predictions tie, batches that do not
 divide n, every `layer` value, lr_inv powers of two and not) go through ONE
-host device process; a few go through the whole `run_step` path (files,
-process start and stop). A mismatch saves its case as an .npz to reproduce
-with `tifed step`.
+host device process; so do the same kinds of cases with 16-bit weights
+(`weight_bits` 16: weights at the int16 limits, inputs wide enough that a
+forward sum leaves int32). A few go through the whole `run_step` path
+(files, process start and stop). A mismatch saves its case as an .npz to
+reproduce with `tifed step`.
 """
 from __future__ import annotations
 
@@ -20,36 +22,44 @@ from tifed.step import device_step, reference_step, run_step, validate_case
 from tifed.links.transport import open_link
 
 N_CASES = 400
+N_INT16_CASES = 200  # seeds N_CASES .. N_CASES + N_INT16_CASES - 1
 INT32_MAX = 2**31 - 1
 LR_INVS = [1, 2, 3, 7, 16, 100, 1000, 2048, 4096, 8192, 65535, 1_000_003]
 
 
-def _tensor(rng, shape, style):
+def _tensor(rng, shape, style, weight_bits=32):
+    top = 2 ** (weight_bits - 1) - 1
     if style == "zero":
         return np.zeros(shape, dtype=np.int64)
     if style == "small":
         return rng.integers(-3000, 3000, size=shape)
     if style == "wide":
-        return rng.integers(-(2**24), 2**24, size=shape)
-    # "limit": within 40 of INT32_MIN or INT32_MAX, so an update saturates
+        return rng.integers(-(top // 128), top // 128, size=shape)
+    # "limit": within 40 of the width's lowest or highest value, so an update saturates
     sign = rng.choice([-1, 1], size=shape)
     near = rng.integers(0, 40, size=shape)
-    return np.where(sign > 0, INT32_MAX - near, -INT32_MAX - 1 + near)
+    return np.where(sign > 0, top - near, -top - 1 + near)
 
 
-def make_case(seed: int) -> dict[str, np.ndarray]:
+def make_case(seed: int, weight_bits: int = 32) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     n_layers = int(rng.choice([1, 2, 3], p=[0.2, 0.4, 0.4]))
     big = rng.random() < 0.1  # tensors and sample buffers that span many frames
+    # 16-bit weights: some layers 0 of 600+ inputs whose every column has one
+    # sign, fed rows of one sign, so that x @ W leaves int32 (the firmware's
+    # int32 partial sums must not wrap).
+    past_int32 = weight_bits == 16 and rng.random() < 0.15
+    big = big or past_int32
     inputs, hidden = (301, 65) if big else (25, 17)
-    dims = [int(rng.integers(1, inputs))] + [int(d) for d in rng.integers(1, hidden, size=n_layers - 1)]
+    dims = [int(rng.integers(600, 1016) if past_int32 else rng.integers(1, inputs))]  # one sample per frame
+    dims += [int(d) for d in rng.integers(1, hidden, size=n_layers - 1)]
     dims.append(int(rng.integers(1, 11)))
     styles = ["zero", "small", "wide", "limit"]
     case: dict[str, np.ndarray] = {}
     for l, (i, o) in enumerate(zip(dims[:-1], dims[1:])):
         style = styles[seed % 4] if rng.random() < 0.7 else str(rng.choice(styles))
-        case[f"w{l}"] = _tensor(rng, (i, o), style).astype(np.int32)
-        case[f"b{l}"] = _tensor(rng, (o,), style).astype(np.int32)
+        case[f"w{l}"] = _tensor(rng, (i, o), style, weight_bits).astype(np.int32)
+        case[f"b{l}"] = _tensor(rng, (o,), style, weight_bits).astype(np.int32)
     for l, units in enumerate(dims[1:-1]):
         if rng.random() < 0.15:  # the extremes of int16
             fb = rng.choice([-32768, 32767, 0], size=(dims[-1], units))
@@ -58,7 +68,13 @@ def make_case(seed: int) -> dict[str, np.ndarray]:
             fb = rng.integers(-r, r, size=(dims[-1], units))
         case[f"fb{l}"] = fb.astype(np.int64)
     n = int(rng.integers(0, 121 if big else 41))
-    if rng.random() < 0.2:
+    if past_int32:
+        top = 2 ** (weight_bits - 1) - 1
+        signs = rng.choice([-1, 1], size=dims[1])
+        case["w0"] = np.where(signs > 0, top - rng.integers(0, 40, size=(dims[0], dims[1])),
+                              -top - 1 + rng.integers(0, 40, size=(dims[0], dims[1]))).astype(np.int32)
+        x = np.repeat(rng.choice([-128, 127], size=(n, 1)), dims[0], axis=1)
+    elif rng.random() < 0.2:
         x = rng.choice([-128, 127, 0], size=(n, dims[0]))
     else:
         x = rng.integers(-128, 128, size=(n, dims[0]))
@@ -72,10 +88,13 @@ def make_case(seed: int) -> dict[str, np.ndarray]:
     case["epochs"] = np.int64(rng.choice([0, 1, 1, 2, 3]))
     case["lr_inv"] = np.int64(rng.choice(LR_INVS))
     case["layer"] = np.int64(-1 if rng.random() < 0.4 else rng.integers(0, n_layers))
+    if weight_bits != 32:
+        case["weight_bits"] = np.int64(weight_bits)
     return case
 
 
 CASES = {seed: make_case(seed) for seed in range(N_CASES)}
+CASES.update({seed: make_case(seed, 16) for seed in range(N_CASES, N_CASES + N_INT16_CASES)})
 
 
 def test_generated_cases_cover_the_edges(monkeypatch):
@@ -84,23 +103,28 @@ def test_generated_cases_cover_the_edges(monkeypatch):
     import tifed_models.network as network
 
     clipped = []
-    original = network.saturate_int32
+    original = network.saturate_weights
 
-    def counting_saturate(values):
+    def counting_saturate(values, weight_bits=32):
         values = np.asarray(values)
-        clipped.append(bool(values.size) and (values.max() > INT32_MAX or values.min() < -INT32_MAX - 1))
-        return original(values)
+        top = 2 ** (weight_bits - 1) - 1
+        clipped.append(bool(values.size) and (values.max() > top or values.min() < -top - 1))
+        return original(values, weight_bits)
 
-    monkeypatch.setattr(network, "saturate_int32", counting_saturate)
-    saturating_cases, moved_cases = 0, 0
+    monkeypatch.setattr(network, "saturate_weights", counting_saturate)
+    saturating, moved = {32: 0, 16: 0}, {32: 0, 16: 0}
     for case in CASES.values():
         clipped.clear()
         before = validate_case(case)
         model = reference_step(before)[0]
-        saturating_cases += any(clipped)
-        moved_cases += not model.equal(before.model)
-    assert saturating_cases >= 10
-    assert moved_cases >= N_CASES // 2
+        saturating[before.weight_bits] += any(clipped)
+        moved[before.weight_bits] += not model.equal(before.model)
+    assert saturating[32] >= 10 and saturating[16] >= 10
+    assert moved[32] >= N_CASES // 2 and moved[16] >= N_INT16_CASES // 2
+    # 16-bit weights whose exact forward sum x @ W0 leaves int32.
+    wide16 = [c for c in CASES.values() if "weight_bits" in c and len(c["x"])
+              and int(np.abs(c["x"].astype(np.int64) @ c["w0"].astype(np.int64)).max()) > INT32_MAX]
+    assert len(wide16) >= 5
     assert any(len(c["x"]) and c["batch"] <= len(c["x"]) and len(c["x"]) % c["batch"] for c in CASES.values())
     assert {int(c["layer"]) for c in CASES.values() if "w2" in c} == {-1, 0, 1, 2}
     all_zero = [c for c in CASES.values() if not any(v.any() for k, v in c.items() if k[0] in "wb" and k[1:].isdigit())]
@@ -152,7 +176,7 @@ def test_differences_are_found():
     assert differences(model, pred, model, pred + 1)[0].startswith("pred[0]")
 
 
-@pytest.mark.parametrize("seed", range(N_CASES))
+@pytest.mark.parametrize("seed", sorted(CASES))
 def test_host_matches_reference(seed, host_client, tmp_path_factory):
     case = validate_case(CASES[seed])
     got_model, got_pred, _ = device_step(host_client, case)
@@ -162,7 +186,7 @@ def test_host_matches_reference(seed, host_client, tmp_path_factory):
         pytest.fail(f"case {seed} dims {case.dims} ({saved}): " + "; ".join(problems[:4]))
 
 
-@pytest.mark.parametrize("seed", [5, 42, 123])
+@pytest.mark.parametrize("seed", [5, 42, 123, N_CASES + 3])
 def test_run_step_files_match(seed, host_image, tmp_path):
     case_path = tmp_path / "case.npz"
     np.savez(case_path, **CASES[seed])

@@ -60,7 +60,8 @@ def paper_set(name: str) -> str | None:
 
 def federated_run(data: datasets.Dataset, dims, mode: str, lr_inv: int, feedback_seed: int, *,
                   devices: int = K, buffer_len: int = BUFFER, batch: int = BATCH, epochs: int = EPOCHS,
-                  data_seed: int = 0, rounds: int | None = None, buffers: int | None = None) -> tifed_models.Model:
+                  data_seed: int = 0, rounds: int | None = None, buffers: int | None = None,
+                  weight_bits: int = 32) -> tifed_models.Model:
     """The global model after a whole run (or its first `rounds` rounds or
     `buffers` buffers): the server's schedule with every device a sim device,
     trained together (tifed_models.fleet, as tifed.server.workers does) and
@@ -74,7 +75,7 @@ def federated_run(data: datasets.Dataset, dims, mode: str, lr_inv: int, feedback
     for rnd in schedule:
         part = rnd.samples(buffer_len)
         models = tifed_models.fleet.train_fleet(g, feedback, [x[part] for x, _ in shards], [t[part] for t in targets],
-                                                lr_inv, batch, 1, layers)
+                                                lr_inv, batch, 1, layers, weight_bits)
         g = tifed_models.aggregate(models) if mode == "full" else tifed_models.aggregate_layers(g, models, layers)
     return g
 
@@ -130,4 +131,58 @@ def measure(dataset_names, seeds: int, log=print, buffers: int | None = None) ->
                 versus = f" (paper {paper:.3f})" if r["comparable"] else ""
                 log(f"  accuracy {name} {mode} 1/lr {lr_inv}: median {r['median']:.3f}{versus} over {seeds} seeds, "
                     f"{r['rounds']} rounds, {r['seconds_per_run']:.1f} s a run")
+    return rows
+
+
+# Small models for boards with little RAM (issue 16), full mode, 1/lr 2048,
+# on a 28x28 data set: 784-64-10 with 16-bit weights, the same on 2x2-pooled
+# inputs (196-64-10, --pool 2), and the largest 784-H-10 of each board and
+# width of the capacity table at buffer 50.
+SMALL = ((64, "int16", 1), (64, "int16", 2))
+SMALL_BUFFER = 50
+
+
+def small_models(capacity: list[dict]) -> list[tuple[int, str, int, list[str]]]:
+    """(hidden, weights, pool, boards it is the largest model of), each once;
+    the capacity rows of the big boards (H past the paper's 200) are left out."""
+    found: dict[tuple[int, str, int], list[str]] = {key: [] for key in SMALL}
+    for r in capacity:
+        if r["buffer"] == SMALL_BUFFER and 0 < r["largest_hidden"] <= 200:
+            found.setdefault((r["largest_hidden"], r["weights"], 1), []).append(r["board"])
+    return [(h, w, p, boards) for (h, w, p), boards in found.items()]
+
+
+def measure_small(dataset_names, seeds: int, capacity: list[dict], log=print,
+                  buffers: int | None = None) -> list[dict]:
+    """Rows like measure()'s (full mode, 1/lr 2048, seeds 0 .. seeds-1, the
+    same protocol) for small_models() on every 28x28 data set."""
+    rows = []
+    for name in dataset_names:
+        sets = [datasets.load(name, s) for s in range(seeds)]
+        if sets[0].inputs != 784:
+            continue
+        total = whole_buffers(sets[0].x_train.shape[0] // K, BUFFER)
+        used = total if buffers is None else min(buffers, total)
+        chance = chance_level(sets[0].y_test, sets[0].classes)
+        for hidden, weights, pool, boards in small_models(capacity):
+            pooled = [datasets.pooled(d, pool) for d in sets]
+            dims = (pooled[0].inputs, hidden, pooled[0].classes)
+            bits = 16 if weights == "int16" else 32
+            started = time.monotonic()
+            accs = [final_accuracy(federated_run(d, dims, "full", 2048, s, data_seed=s, buffers=used,
+                                                 weight_bits=bits), d) for s, d in enumerate(pooled)]
+            rows.append({
+                "dataset": name, "model": model_name(dims), "weights": weights, "pool": pool, "mode": "full",
+                "lr_inv": 2048, "devices": K, "seeds": list(range(seeds)),
+                "test_accuracies": [round(a, 4) for a in accs], "median": round(statistics.median(accs), 4),
+                "min": round(min(accs), 4), "max": round(max(accs), 4),
+                "diverged": sum(at_chance(a, chance) for a in accs), "chance": round(chance, 4),
+                "buffers": used, "buffers_total": total, "rounds": used * EPOCHS,
+                "paper_median": None, "paper_set": paper_set(name), "comparable": False, "small_model": True,
+                "largest_on": boards,
+                "train_samples": int(sets[0].x_train.shape[0]), "test_samples": int(sets[0].x_test.shape[0]),
+                "seconds_per_run": round((time.monotonic() - started) / seeds, 2),
+            })
+            log(f"  accuracy {name} {rows[-1]['model']} {weights}" + (f" pool {pool}" if pool > 1 else "")
+                + f": median {rows[-1]['median']:.3f} over {seeds} seeds")
     return rows

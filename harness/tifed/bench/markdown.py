@@ -107,7 +107,8 @@ def _reference(ref: dict | None) -> list[str]:
 def _firmware(rows: list[dict]) -> list[str]:
     if not rows:
         return ["## Firmware on QEMU and Renode", "", "not measured"]
-    body = [[r["board"], r["model"], _n((r.get("train") or {}).get("samples")), f"{r['instructions_per_mac']:.3f}", _n(r["instructions_per_sample"]),
+    body = [[r["board"], r["model"], r.get("weights", "int32"), _n((r.get("train") or {}).get("samples")),
+             f"{r['instructions_per_mac']:.3f}", _n(r["instructions_per_sample"]),
              _n(r.get("macs_per_sample")),
              " / ".join(_n(v) for v in r.get("single_layer_instructions_per_sample") or []),
              _n(r.get("trained_instructions_per_sample")),
@@ -119,28 +120,34 @@ def _firmware(rows: list[dict]) -> list[str]:
            "One TRAIN of 50 samples (25 where a board has no room for 50: column 'buffer'), batch 25, one epoch, "
            "1/lr 2048, from the zero model; single-layer: "
            "the same TRAIN training only layer 0 / layer 1; trained: from a model the reference trained on "
-           "1,000 samples (full bench only). Flash = text + data, static RAM = data + bss (stack included), "
-           "arena = the model's RAM (CONFIGURE), stack peak from STATS (painted stack).", "",
-           table(["board", "model", "buffer", "instr/MAC", "instr/sample", "MACs/sample", "single-layer instr/sample",
-                  "trained instr/sample", "flash B", "static RAM B", "arena B", "stack peak B"], body, "ll" + "r" * 10)]
+           "1,000 samples (full bench only). Weights: the storage of weights and biases (--weights; int16 "
+           "takes the SMLAD kernels, two MACs per instruction). Flash = text + data, static RAM = data + bss "
+           "(stack included), arena = the model's RAM (CONFIGURE), stack peak from STATS (painted stack).", "",
+           table(["board", "model", "weights", "buffer", "instr/MAC", "instr/sample", "MACs/sample",
+                  "single-layer instr/sample", "trained instr/sample", "flash B", "static RAM B", "arena B",
+                  "stack peak B"], body, "lll" + "r" * 10)]
     seen, mem = set(), []
     for r in rows:
-        b, buffer = r.get("arena_breakdown"), (r.get("train") or {}).get("samples")
-        if not b or (r["model"], buffer) in seen:
+        b, buffer, weights = r.get("arena_breakdown"), (r.get("train") or {}).get("samples"), r.get("weights", "int32")
+        if not b or (r["model"], weights, buffer) in seen:
             continue
-        seen.add((r["model"], buffer))
-        same = [x for x in rows if x["model"] == r["model"] and (x.get("train") or {}).get("samples") == buffer]
+        seen.add((r["model"], weights, buffer))
+        same = [x for x in rows if x["model"] == r["model"] and x.get("weights", "int32") == weights
+                and (x.get("train") or {}).get("samples") == buffer]
         agree = all(x.get("arena_used_bytes") == b["total"] for x in same)
-        mem.append([r["model"], _n(buffer), _n(b["weights"]), _n(b["samples"]), _n(b["activation_rows"]),
-                    _n(b["feedback"]), _n(b["total"]), _pct((b["total"] - b["weights"] - b["samples"]) / b["total"]),
+        mem.append([r["model"], weights, _n(buffer), _n(b["weights"]), _n(b["samples"]), _n(b["activation_rows"]),
+                    _n(b["feedback"]), _n(b.get("pair_scratch", 0)), _n(b["total"]),
+                    _pct((b["total"] - b["weights"] - b["samples"]) / b["total"]),
                     f"{'yes' if agree else 'NO'} ({len(same)})"])
     out += ["", "### RAM arena per model (batch 25)", "",
             "What the firmware allocates besides its static RAM: the weights, one buffer of samples, the "
-            "activation rows of one mini-batch (activations, slopes, deltas per layer) and the feedback "
-            "matrices (tifed_models.arena_breakdown). 'Devices agree': the arena each board reported in its "
-            "CONFIGURE answer equals the total (number of boards).", "",
-            table(["model", "buffer", "weights B", "one sample buffer B", "activation rows B", "feedback B", "total B",
-                   "beyond weights + samples", "devices agree"], mem)]
+            "activation rows of one mini-batch (activations, slopes, deltas per layer), the feedback "
+            "matrices and, with int16 weights, the pair scratch of their kernels (tifed_models.arena_breakdown). "
+            "'Devices agree': the arena each board reported in its CONFIGURE answer equals the total (number "
+            "of boards).", "",
+            table(["model", "weights", "buffer", "weights B", "one sample buffer B", "activation rows B",
+                   "feedback B", "pair scratch B", "total B", "beyond weights + samples", "devices agree"], mem,
+                  "ll" + "r" * 9)]
     return out
 
 
@@ -150,6 +157,33 @@ def _dataset(name: str | None) -> str:
 
 def _rounds(numbers: list[int] | None) -> str:
     return "–" if not numbers else f"{numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+
+
+def _capacity(rows: list[dict], accuracy: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    acc = {(a["model"], a.get("weights", "int32")): a for a in accuracy
+           if a.get("paper_set") == "Fashion-MNIST" and a.get("pool", 1) == 1 and a["mode"] == "full"
+           and a["lr_inv"] == 2048 and a.get("buffers") == a.get("buffers_total")}
+    boards = list(dict.fromkeys(r["board"] for r in rows))
+    body = []
+    for board in boards:
+        mine = {(r["weights"], r["buffer"]): r for r in rows if r["board"] == board}
+        cells = [board, _n(next(iter(mine.values()))["arena_bytes"])]
+        for weights in ("int32", "int16"):
+            for buffer in (50, 25):
+                r = mine.get((weights, buffer))
+                cells.append("–" if r is None or not r["largest_hidden"] else r["model"])
+            r = mine.get((weights, 50))
+            a = acc.get((r["model"], weights)) if r and r["largest_hidden"] else None
+            cells.append("–" if a is None else f"{a['median']:.3f}")
+        body.append(cells)
+    return ["### Largest model per board", "",
+            "The largest 784-H-10 whose arena fits each board's RAM (as `tifed boards` prints it), batch 25, "
+            "for both weight widths and buffers of 50 and 25, with the Fashion-MNIST test accuracy of the "
+            "buffer-50 model in sim (paper protocol, full mode, 1/lr 2048; section Accuracy) where measured.", "",
+            table(["board", "RAM arena B", "int32, buffer 50", "int32, buffer 25", "int32 Fashion-MNIST",
+                   "int16, buffer 50", "int16, buffer 25", "int16 Fashion-MNIST"], body, "lr" + "l" * 6)]
 
 
 def _wire(rows: list[dict]) -> list[str]:
@@ -225,6 +259,14 @@ ACCURACY_NOTE = (
     "images (10 buffers per device instead of 150), so it ends far earlier in training.")
 
 
+SMALL_NOTE = (
+    "Weights int16 and pooled inputs (--pool 2: the floor of the mean of each 2x2 block of pixels, 196 "
+    "inputs) are this project's extensions for boards with little RAM (models/README.md); on Fashion-MNIST "
+    "the bench also measures 784-64-10 int16, 196-64-10 int16 and each board's largest 784-H-10 (section "
+    "Firmware, 'Largest model per board'), full mode, 1/lr 2048, the same seeds and protocol as its row "
+    "of the paper's model.")
+
+
 def _protocol(r: dict) -> str:
     buffers, total = r.get("buffers"), r.get("buffers_total")
     if buffers is None:
@@ -292,13 +334,14 @@ def _flower(rows: list[dict]) -> list[str]:
 def _accuracy(rows: list[dict]) -> list[str]:
     if not rows:
         return ["## Accuracy (paper protocol, sim)", "", "not measured"]
-    body = [[r["dataset"], r["model"], r["mode"], str(r["lr_inv"]), _protocol(r), f"{r['median']:.3f}",
-             f"{r['min']:.3f} – {r['max']:.3f}", f"{r['diverged']}/{len(r['test_accuracies'])}",
-             _paper_cell(r)] for r in rows]
+    body = [[r["dataset"], r["model"], r.get("weights", "int32"),
+             "–" if r.get("pool", 1) == 1 else f"{r['pool']}x{r['pool']}", r["mode"], str(r["lr_inv"]),
+             _protocol(r), f"{r['median']:.3f}", f"{r['min']:.3f} – {r['max']:.3f}",
+             f"{r['diverged']}/{len(r['test_accuracies'])}", _paper_cell(r)] for r in rows]
     return ["## Accuracy (paper protocol, sim)", "", ACCURACY_NOTE, ""] + _paper_tables(rows) + [
-            "### Every cell", "",
-            table(["data set", "model", "mode", "1/lr", "protocol", "median", "min – max", "diverged",
-                   "paper median"], body, "lllrlrrrl")]
+            "### Every cell", "", SMALL_NOTE, "",
+            table(["data set", "model", "weights", "pool", "mode", "1/lr", "protocol", "median", "min – max",
+                   "diverged", "paper median"], body, "lllllrlrrrl")]
 
 
 def _reliability(rows: list[dict]) -> list[str]:
@@ -348,7 +391,8 @@ def render(doc: dict, plots: list[str] | None = None) -> str:
         out += ["## Targets (reported, not asserted)", "",
                 table(["target", "goal", "measured", "met", "note"],
                       [[t["target"], t["goal"], _n(t["value"]), _n(t["met"]), t.get("note", "")] for t in tg], "llrll"), ""]
-    for part in (_reference(doc.get("reference")), _firmware(doc.get("firmware", [])), _wire(doc.get("wire", [])),
+    firmware = _firmware(doc.get("firmware", [])) + [""] + _capacity(doc.get("capacity", []), doc.get("accuracy", []))
+    for part in (_reference(doc.get("reference")), firmware, _wire(doc.get("wire", [])),
                  _fleet(doc.get("fleet", [])) + _flower(doc.get("flower", [])), _line_rate(doc.get("line_rate", [])),
                  _accuracy(doc.get("accuracy", [])),
                  _reliability(doc.get("reliability", []))):

@@ -48,9 +48,10 @@ def firmware(doc: dict, out: Path) -> str | None:
     rows = doc.get("firmware") or []
     if not rows:
         return None
-    labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}" for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    bars = a1.bar(labels, [r["instructions_per_mac"] for r in rows], color="tab:blue")
+    labels = [f"{r['board'].removeprefix('qemu-')} {r['model']} {r.get('weights', 'int32')}" for r in rows]
+    colors = ["tab:orange" if r.get("weights") == "int16" else "tab:blue" for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(11, 0.55 * len(rows)), 6))
+    bars = a1.bar(labels, [r["instructions_per_mac"] for r in rows], color=colors)
     a1.bar_label(bars, fmt="%.2f", fontsize=8)
     a1.axhline(3.0, color="tab:red", linestyle="--", linewidth=1, label="target 3")
     a1.axhline(1.0, color="0.4", linestyle=":", linewidth=1, label="1 per MAC")
@@ -60,8 +61,9 @@ def firmware(doc: dict, out: Path) -> str | None:
     a2.set_yscale("log")
     a2.set_ylabel("instructions per training sample")
     for ax in (a1, a2):
-        ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle("firmware cost under QEMU -icount (batch 25, 1/lr 2048)")
+        ax.tick_params(axis="x", labelsize=7, labelrotation=90)
+    fig.suptitle("firmware cost under QEMU -icount and Renode (batch 25, 1/lr 2048; orange: int16 weights)")
+    fig.tight_layout()
     return _save(fig, out / "firmware_instructions.png")
 
 
@@ -69,32 +71,34 @@ def memory(doc: dict, out: Path) -> str | None:
     rows = doc.get("firmware") or []
     if not rows:
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
-    labels = [f"{r['board'].removeprefix('qemu-')}\n{r['model']}" for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(12, 0.7 * len(rows)), 6.5), gridspec_kw={"width_ratios": [3, 2]})
+    labels = [f"{r['board'].removeprefix('qemu-')} {r['model']} {r.get('weights', 'int32')}" for r in rows]
     kinds = [("flash_bytes", "flash"), ("ram_bytes", "static RAM"), ("arena_used_bytes", "arena (model)"),
              ("stack_peak_bytes", "stack peak")]
     width = 0.2
     for k, (key, name) in enumerate(kinds):
         a1.bar([i + (k - 1.5) * width for i in range(len(rows))], [r.get(key) or 0 for r in rows], width, label=name)
-    a1.set_xticks(range(len(rows)), labels, fontsize=7)
+    a1.set_xticks(range(len(rows)), labels, fontsize=7, rotation=90)
     a1.set_yscale("log")
     a1.set_ylabel("bytes")
     a1.legend(fontsize=8)
     models = {}
     for r in rows:
-        models.setdefault(f"{r['model']}\nbuffer {(r.get('train') or {}).get('samples')}", r["arena_breakdown"])
+        models.setdefault(f"{r['model']} {r.get('weights', 'int32')}\nbuffer {(r.get('train') or {}).get('samples')}",
+                          r["arena_breakdown"])
     parts = [("weights", "weights"), ("samples", "one sample buffer"), ("activation_rows", "activation rows"),
-             ("feedback", "feedback B")]
+             ("feedback", "feedback B"), ("pair_scratch", "pair scratch")]
     bottom = [0.0] * len(models)
     names = list(models)
     for key, name in parts:
-        vals = [models[m][key] / models[m]["total"] for m in names]
+        vals = [models[m].get(key, 0) / models[m]["total"] for m in names]
         a2.bar(names, vals, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, vals)]
-    a2.tick_params(axis="x", labelsize=7)
+    a2.tick_params(axis="x", labelsize=7, labelrotation=90)
     a2.set_ylabel("share of the model's RAM arena")
     a2.legend(fontsize=8, loc="lower right")
     fig.suptitle("firmware memory (batch 25)")
+    fig.tight_layout()
     return _save(fig, out / "firmware_memory.png")
 
 
@@ -184,7 +188,7 @@ def accuracy(doc: dict, out: Path) -> list[str]:
     reference point (mnist5k, a shortened quick protocol). The y axis spans
     0-1 when some run fell low (a divergence shows as such), else it zooms
     on the boxes and the paper's marks, which would be flat lines at 0-1."""
-    rows = doc.get("accuracy") or []
+    rows = [r for r in doc.get("accuracy") or [] if not r.get("small_model")]  # the paper's model only
     names = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         rs = [r for r in rows if r["dataset"] == dataset]

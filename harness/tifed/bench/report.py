@@ -28,6 +28,9 @@ WIRE_TARGETS = (  # (model, data set, validate, goal)
     ("64-32-10", "digits", True, 1 / 4), ("64-32-10", "digits", False, 0.45),
 )
 FLEET_TARGET = ("qemu-mps2-an386", 8, 0.5)  # board, devices, largest server overhead fraction
+# Issue 16: the paper's workload on small boards, with 16-bit weights.
+TARGET_INT16_MODEL, TARGET_INT16_INSTRUCTIONS_PER_MAC = "784-64-10", 1.2
+TARGET_INT16_ACCURACY = 0.82  # Fashion-MNIST, paper protocol, sim
 
 CONTRACT = {
     "machine": {"cpu": str, "cores": int, "python": str, "numpy": str},
@@ -92,13 +95,24 @@ def targets(doc: dict) -> list[dict]:
     ref = doc.get("reference") or {}
     sps, naive = ref.get("samples_per_second"), ref.get("naive_samples_per_second")
     speedup = sps / naive if sps and naive else None
-    fw = next((r for r in doc.get("firmware", []) if r["board"] == TARGET_BOARD and r["model"] == TARGET_MODEL), None)
+
+    def firmware_row(model, weights):
+        return next((r for r in doc.get("firmware", []) if r["board"] == TARGET_BOARD and r["model"] == model
+                     and r.get("weights", "int32") == weights), None)
+
+    fw, fw16 = firmware_row(TARGET_MODEL, "int32"), firmware_row(TARGET_INT16_MODEL, "int16")
     ipm = fw["instructions_per_mac"] if fw else None
+    ipm16 = fw16["instructions_per_mac"] if fw16 else None
+    acc16 = next((r["median"] for r in doc.get("accuracy", []) if r.get("paper_set") == "Fashion-MNIST"
+                  and r["model"] == TARGET_INT16_MODEL and r.get("weights") == "int16" and r.get("pool", 1) == 1
+                  and r["mode"] == "full" and r["lr_inv"] == 2048
+                  and r.get("buffers") == r.get("buffers_total")), None)
 
     def row(name, goal, value, met, note=""):
         return {"target": name, "goal": goal, "value": value, "met": met, "note": note}
 
-    return [*_speed_targets(row, ref, sps, speedup, ipm), *_wire_targets(row, doc)]
+    return [*_speed_targets(row, ref, sps, speedup, ipm), *_int16_targets(row, ipm16, acc16),
+            *_wire_targets(row, doc)]
 
 
 def _wire_targets(row, doc: dict) -> list[dict]:
@@ -134,9 +148,21 @@ def _speed_targets(row, ref, sps, speedup, ipm) -> list[dict]:
     ]
 
 
+def _int16_targets(row, ipm16, acc16) -> list[dict]:
+    return [
+        row(f"firmware {TARGET_INT16_MODEL} int16 on {TARGET_BOARD}, instructions per MAC",
+            f"<= {TARGET_INT16_INSTRUCTIONS_PER_MAC:g}", ipm16,
+            None if ipm16 is None else ipm16 <= TARGET_INT16_INSTRUCTIONS_PER_MAC, "two MACs per SMLAD"),
+        row(f"Fashion-MNIST accuracy of {TARGET_INT16_MODEL} int16 (sim, paper protocol)",
+            f">= {TARGET_INT16_ACCURACY:g}", acc16, None if acc16 is None else acc16 >= TARGET_INT16_ACCURACY,
+            "every buffer of the paper's protocol (not the quick bench)"),
+    ]
+
+
 def build_document(machine: dict, reference: dict | None, firmware: list, wire: list, fleet: list, *,
                    accuracy: list | None = None, flower: list | None = None, skipped: list | None = None,
-                   run: dict | None = None, reliability: list | None = None, line_rate: list | None = None) -> dict:
+                   run: dict | None = None, reliability: list | None = None, line_rate: list | None = None,
+                   capacity: list | None = None) -> dict:
     doc = {
         "schema": SCHEMA,
         "machine": machine,
@@ -148,6 +174,7 @@ def build_document(machine: dict, reference: dict | None, firmware: list, wire: 
         "line_rate": line_rate or [],
         "accuracy": accuracy or [],
         "reliability": reliability or [],
+        "capacity": capacity or [],
         "skipped": skipped or [],
         "run": run or {},
     }
@@ -161,6 +188,8 @@ def merge(old: dict, new: dict, sections) -> dict:
     for key in ("reference", "firmware", "wire", "fleet", "flower", "line_rate", "accuracy", "reliability"):
         if key not in sections and key in old:
             out[key] = old[key]
+    if "firmware" not in sections and "capacity" in old:  # measured with the firmware
+        out["capacity"] = old["capacity"]
     kept = [s for s in old.get("skipped", []) if s.get("section") not in sections]
     out["skipped"] = kept + [s for s in new.get("skipped", []) if s.get("section") in sections]
     # The document stays the old run's, with a note of what was measured again and when.

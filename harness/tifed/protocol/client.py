@@ -91,14 +91,23 @@ class DeviceClient(RequestExchange):
                 continue
             start += count
 
-    def configure(self, dims: Sequence[int], buffer_cap: int, batch_cap: int) -> cmd.ConfigureResult:
+    def configure(self, dims: Sequence[int], buffer_cap: int, batch_cap: int,
+                  weight_bits: int = 32) -> cmd.ConfigureResult:
         dims = tuple(int(d) for d in dims)
-        payload = cmd.encode_configure(dims, buffer_cap, batch_cap)
+        payload = cmd.encode_configure(dims, buffer_cap, batch_cap, weight_bits)
         status, body = self.transact(Command.CONFIGURE, payload)
+        if status == Status.BAD_LENGTH and weight_bits != 32:
+            raise DeviceError(
+                f"{self.name}: the device's firmware ({self.info.fw_version if self.info else 'unknown version'}) "
+                f"does not know 16-bit weights (CONFIGURE weight_bits); rebuild or reflash it",
+                status=cmd.status_name(status),
+                command="CONFIGURE",
+            )
         if status == Status.NO_ROOM:
             room = cmd.ConfigureResult.decode(body)
+            width = "" if weight_bits == 32 else f" and int{weight_bits} weights"
             raise NoRoomError(
-                f"{self.name}: model {'-'.join(map(str, dims))} with {buffer_cap} samples and batch {batch_cap} "
+                f"{self.name}: model {'-'.join(map(str, dims))} with {buffer_cap} samples, batch {batch_cap}{width} "
                 f"needs {room.arena_used} bytes of RAM arena, the device has {room.arena_bytes}",
                 needed=room.arena_used,
                 available=room.arena_bytes,

@@ -129,14 +129,20 @@ class Identify:
 # --- CONFIGURE ----------------------------------------------------------------
 
 
-def encode_configure(dims: tuple[int, ...] | list[int], buffer_cap: int, batch_cap: int) -> bytes:
+def encode_configure(dims: tuple[int, ...] | list[int], buffer_cap: int, batch_cap: int,
+                     weight_bits: int = 32) -> bytes:
+    """The weight_bits byte goes out only for 16: an int32 request is the
+    same bytes a device built before the byte existed expects."""
     n_layers = len(dims) - 1
     if not 1 <= n_layers <= MAX_LAYERS:
         raise ValueError(f"a model has 1..{MAX_LAYERS} layers, not {n_layers}")
     for value, what in [(buffer_cap, "buffer_cap"), (batch_cap, "batch_cap"), *[(d, "a dimension") for d in dims]]:
         if not 0 <= value <= 0xFFFF:
             raise ValueError(f"{what} {value} does not fit 16 bits")
-    return struct.pack(f"<BHH{len(dims)}H", n_layers, buffer_cap, batch_cap, *dims)
+    if weight_bits not in (16, 32):
+        raise ValueError(f"weight_bits must be 16 or 32, not {weight_bits!r}")
+    payload = struct.pack(f"<BHH{len(dims)}H", n_layers, buffer_cap, batch_cap, *dims)
+    return payload if weight_bits == 32 else payload + bytes([weight_bits])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -156,7 +156,7 @@ class RoundCore:
             x, y = self.buffer_of(d, rnd)
             layer = self.layers[d]
             out[d] = tifed_models.train(g, self.feedback, x, tifed_models.targets(y, t.classes), t.lr_inv, t.batch,
-                                        1, -1 if layer is None else layer)
+                                        1, -1 if layer is None else layer, t.weight_bits)
         return out
 
     def close_round(self, rnd: Round, received: Mapping[int, Update],

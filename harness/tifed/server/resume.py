@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+import tifed_models
 from tifed.config import RunConfig, config_from_dict
 
 from tifed.plan import RunPlan
@@ -39,6 +40,11 @@ def check_resumable(plan: RunPlan, cp: ckpt.Checkpoint, folder: str) -> None:
     if cp.model.dims != tuple(plan.dims):
         raise ConfigError(f"--resume {folder}: the saved model is {'-'.join(map(str, cp.model.dims))}, "
                           f"the options say {'-'.join(map(str, plan.dims))}")
+    try:
+        tifed_models.check_model_width(cp.model, plan.training.weight_bits)
+    except ValueError as exc:
+        raise ConfigError(f"--resume {folder}: the saved model does not fit --weights {plan.training.weights}: "
+                          f"{exc}") from None
     found = (cp.guard or {}).get("found")
     if found is not None and plan.config.recovery.stop_on_divergence:
         raise ConfigError(f"--resume {folder}: the run stopped on divergence at round {found['round']}; nothing to resume")

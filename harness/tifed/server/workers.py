@@ -138,7 +138,7 @@ def train_references(workers: list[ReferenceWorker], global_model: tifed_models.
     models = tifed_models.fleet.train_fleet(
         global_model, workers[0]._feedback, [x for x, _ in buffers],
         [tifed_models.targets(y, s.classes) for _, y in buffers], s.lr_inv, s.batch, 1,
-        [-1 if w.layer is None else w.layer for w in workers])
+        [-1 if w.layer is None else w.layer for w in workers], s.weight_bits)
     return [Update(m, None) for m in models]
 
 
@@ -195,7 +195,7 @@ class DeviceWorker(Worker):
         holds zeros and no samples."""
         s = self.spec
         self._token, self.model_link.held, self._buffer = None, None, None
-        self.client.configure(s.dims, s.buffer_len, s.batch)
+        self.client.configure(s.dims, s.buffer_len, s.batch, s.weight_bits)
         self.client.set_feedback_seed(s.seed)
         self._check_feedback()
         self.model_link.reset()  # CONFIGURE zeroes every weight and bias

@@ -19,8 +19,9 @@ import tifed_models
 from tifed.errors import ConfigError
 
 MODES = ("full", "single")
-# Storage width of weights and biases on every engine (interfaces.md --weights).
-WEIGHT_WIDTHS = ("int32",)
+# Storage width of weights and biases on every engine (interfaces.md --weights):
+# int32 is the paper's, int16 this project's extension (models/README.md).
+WEIGHT_WIDTHS = ("int32", "int16")
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
 # The widest value each field can take: the field widths of CONFIGURE and
@@ -34,6 +35,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "seed": (0, U32),
     "buffers": (1, U16 * U16),
     "rounds": (1, U16 * U16),
+    "pool": (1, 8),
 }
 
 
@@ -53,6 +55,7 @@ class TrainingConfig:
     lr_inv: int = 2048
     seed: int = 0  # data split, shard order, feedback matrices
     weights: str = "int32"
+    pool: int = 1  # P > 1: mean of each P x P block of pixels (datasets.pooled), for small boards
 
     @functools.cached_property
     def dims(self) -> tuple[int, ...]:
@@ -68,6 +71,11 @@ class TrainingConfig:
     @property
     def n_layers(self) -> int:
         return len(self.dims) - 1
+
+    @property
+    def weight_bits(self) -> int:
+        """--weights as tifed_models and CONFIGURE take it: 32 or 16."""
+        return {"int32": 32, "int16": 16}[self.weights]
 
     def check(self) -> tuple[int, ...]:
         """Every check that needs neither a board nor the data; the dims."""
@@ -106,7 +114,7 @@ class TrainingConfig:
 
     def arena_bytes(self) -> int:
         """RAM arena a device needs for this model, buffer and batch (PROTOCOL.md)."""
-        return tifed_models.arena_bytes(self.dims, self.buffer_len, self.batch)
+        return tifed_models.arena_bytes(self.dims, self.buffer_len, self.batch, self.weight_bits)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -73,6 +73,26 @@ class Dataset:
                 for i in range(k)]
 
 
+def pooled(data: Dataset, factor: int) -> Dataset:
+    """`--pool P`: each P x P block of a square image becomes the floor of
+    the mean of its pixels. On the inputs x = p - 128 that is the same
+    floor(sum(x) / P^2) (the shift is a multiple of P^2 / P^2), so the int8
+    samples are pooled directly. P = 1 returns `data` unchanged."""
+    if factor == 1:
+        return data
+    side = int(round(data.inputs ** 0.5))
+    if side * side != data.inputs or side % factor:
+        raise ConfigError(f"--pool {factor} needs square images whose side {factor} divides; "
+                          f"data set {data.name} has {data.inputs} inputs")
+
+    def pool(x: np.ndarray) -> np.ndarray:
+        blocks = x.astype(np.int64).reshape(-1, side // factor, factor, side // factor, factor)
+        return (blocks.sum(axis=(2, 4)) // (factor * factor)).reshape(x.shape[0], -1).astype(np.int8)
+
+    return dataclasses.replace(data, name=f"{data.name} pooled {factor}x{factor}", x_train=pool(data.x_train),
+                               x_test=pool(data.x_test))
+
+
 def _rng(seed: int, salt: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, salt])
 

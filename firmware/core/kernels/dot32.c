@@ -1,41 +1,14 @@
 /*
- * The multiply-accumulate kernels (see panel.h). One macro instance per
- * input type and panel width, so the width is a constant and unused
- * accumulators vanish. The loops are deliberately not unrolled: gcc keeps
- * the accumulators of these shapes in registers without shuffling them,
- * which it does not for unrolled int64 loops (measured: 3.0 instructions per
- * MAC for dot64, 2.25 for two-row dot32, on Cortex-M4 at -O2).
+ * panel_dot32_*: two input rows at once (one when x1 is NULL) against one
+ * panel, int32 accumulators, eight in registers; exact only under
+ * dot32_exact() (kernels.h). Two rows share every load of p: 2.25
+ * instructions per MAC on Cortex-M4 at -O2. One macro instance per input
+ * type and panel width, not unrolled (see dot64.c).
  */
 #include <stddef.h>
 
-#include "core/panel.h"
+#include "core/kernels/kernels.h"
 
-#define DEFINE_DOT64(name, in_t, W)                                                        \
-    static void name(const in_t *x, const int32_t *p, uint32_t n, int64_t *acc)            \
-    {                                                                                      \
-        int64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                            \
-        const in_t *end = x + n;                                                           \
-        while (x != end) {                                                                 \
-            const int32_t v = *x++;                                                        \
-            a0 += (int64_t)v * p[0];                                                       \
-            if ((W) > 1)                                                                   \
-                a1 += (int64_t)v * p[1];                                                   \
-            if ((W) > 2)                                                                   \
-                a2 += (int64_t)v * p[2];                                                   \
-            if ((W) > 3)                                                                   \
-                a3 += (int64_t)v * p[3];                                                   \
-            p += (W);                                                                      \
-        }                                                                                  \
-        acc[0] = a0;                                                                       \
-        if ((W) > 1)                                                                       \
-            acc[1] = a1;                                                                   \
-        if ((W) > 2)                                                                       \
-            acc[2] = a2;                                                                   \
-        if ((W) > 3)                                                                       \
-            acc[3] = a3;                                                                   \
-    }
-
-/* Two rows share every load of p. */
 #define DEFINE_DOT32_TWO(name, in_t, W)                                                    \
     static void name(const in_t *x0, const in_t *x1, const int32_t *p, uint32_t n,         \
                      int32_t *acc)                                                         \
@@ -96,12 +69,8 @@
         acc[3] = a3;                                                                       \
     }
 
-/* Every width of one kernel shape for one input type, and its dispatcher. */
-#define DEFINE_FAMILY(in_t, sfx)                                                           \
-    DEFINE_DOT64(dot64_##sfx##_w1, in_t, 1)                                                \
-    DEFINE_DOT64(dot64_##sfx##_w2, in_t, 2)                                                \
-    DEFINE_DOT64(dot64_##sfx##_w3, in_t, 3)                                                \
-    DEFINE_DOT64(dot64_##sfx##_w4, in_t, 4)                                                \
+/* Every width of both shapes for one input type, and their dispatcher. */
+#define DEFINE_DOT32_FAMILY(in_t, sfx)                                                     \
     DEFINE_DOT32_TWO(dot32x2_##sfx##_w1, in_t, 1)                                          \
     DEFINE_DOT32_TWO(dot32x2_##sfx##_w2, in_t, 2)                                          \
     DEFINE_DOT32_TWO(dot32x2_##sfx##_w3, in_t, 3)                                          \
@@ -110,17 +79,6 @@
     DEFINE_DOT32_ONE(dot32x1_##sfx##_w2, in_t, 2)                                          \
     DEFINE_DOT32_ONE(dot32x1_##sfx##_w3, in_t, 3)                                          \
     DEFINE_DOT32_ONE(dot32x1_##sfx##_w4, in_t, 4)                                          \
-                                                                                           \
-    void panel_dot64_##sfx(const in_t *x, const int32_t *p, uint32_t n, uint32_t width,    \
-                           int64_t *acc)                                                   \
-    {                                                                                      \
-        switch (width) {                                                                   \
-        case 4u: dot64_##sfx##_w4(x, p, n, acc); break;                                    \
-        case 3u: dot64_##sfx##_w3(x, p, n, acc); break;                                    \
-        case 2u: dot64_##sfx##_w2(x, p, n, acc); break;                                    \
-        default: dot64_##sfx##_w1(x, p, n, acc); break;                                    \
-        }                                                                                  \
-    }                                                                                      \
                                                                                            \
     void panel_dot32_##sfx(const in_t *x0, const in_t *x1, const int32_t *p, uint32_t n,   \
                            uint32_t width, int32_t *acc)                                   \
@@ -142,5 +100,5 @@
         }                                                                                  \
     }
 
-DEFINE_FAMILY(int8_t, i8)
-DEFINE_FAMILY(int16_t, i16)
+DEFINE_DOT32_FAMILY(int8_t, i8)
+DEFINE_DOT32_FAMILY(int16_t, i16)
