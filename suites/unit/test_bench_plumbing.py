@@ -109,6 +109,19 @@ def test_wire_row_full_and_single(monkeypatch):
     assert compact["ratio_to_raw"] < loose["ratio_to_raw"] < full["ratio_to_raw"] / 2
 
 
+def test_a_case_that_cannot_run_is_skipped_with_its_reason_and_the_next_runs(monkeypatch):
+    patch_boards(monkeypatch, {"fake": FakeBoard(max_payload=1024)})
+    lines = []
+    rows, skipped = fleet.measure_wire([fleet.WireCase("no-such-board", "64-8-10", "digits", "full", buffers=2),
+                                        fleet.WireCase("fake", "64-8-10", "digits", "full", buffers=2)],
+                                       log=lines.append)
+    assert [row["board"] for row in rows] == ["fake"]
+    assert [(s.section, s.what) for s in skipped] == [("wire", "no-such-board 64-8-10 digits full")]
+    assert "no-such-board" in skipped[0].reason and "\n" not in skipped[0].reason
+    assert lines == [f"  wire fake 64-8-10 digits full: {rows[0]['bytes_per_device_round']:,} B per device-round "
+                     f"({rows[0]['ratio_to_raw']:.3f} x raw int32)"]
+
+
 def test_line_rate_row_projects_a_board_round(monkeypatch):
     patch_boards(monkeypatch, {"fake2": FakeBoard(max_payload=1024, protocol=2)})
     firmware = [{"board": "qemu-mps2-an386", "model": "64-32-10", "instructions_per_mac": 3.0,

@@ -13,11 +13,11 @@ hardly depends on the weights' values.
 """
 from __future__ import annotations
 
-import dataclasses
 
 import tifed_models
 from tifed.training import datasets
 from tifed.bench.macs import macs_per_sample, model_name
+from tifed.bench.rows import Skipped
 from tifed.errors import TifedError, one_line
 
 BOARDS = ("qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "renode-nrf52840", "renode-stm32f4")
@@ -27,16 +27,6 @@ BUFFER, BATCH, EPOCHS, LR_INV, SEED = 50, 25, 1, 2048, 0
 # The paper's buffer of 50 first; a board too small for it (the micro:bit)
 # gets one mini-batch per buffer, recorded in the row.
 BUFFERS = (BUFFER, BATCH)
-
-
-@dataclasses.dataclass
-class Skipped:
-    section: str
-    what: str
-    reason: str
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def _samples(dataset: str, n: int):

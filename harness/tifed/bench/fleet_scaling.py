@@ -23,7 +23,7 @@ import tempfile
 import numpy as np
 
 from tifed.training import datasets
-from tifed.bench.firmware import Skipped
+from tifed.bench.rows import Skipped, measure_each
 from tifed.bench.macs import model_name, raw_int32_bytes
 from tifed.bench.timed_federation import TimedFederation
 from tifed.config import RunConfig
@@ -142,19 +142,14 @@ def fleet_row(board: str, devices: int) -> dict:
 
 def measure_wire(cases, log=print) -> tuple[list[dict], list[Skipped]]:
     """cases: WireCase."""
-    rows, skipped = [], []
-    for case in cases:
-        what = (f"{case.board} {case.model} {case.dataset} {case.mode}"
-                f"{'' if case.validate else ' --no-validate'}{'' if case.protocol is None else f' protocol {case.protocol}'}")
-        try:
-            row = wire_row(case)
-        except TifedError as exc:
-            skipped.append(Skipped("wire", what, one_line(exc)))
-            continue
-        log(f"  wire {what}: {row['bytes_per_device_round']:,} B per device-round "
-            f"({row['ratio_to_raw']:.3f} x raw int32)")
-        rows.append(row)
-    return rows, skipped
+    return measure_each(
+        "wire", cases,
+        lambda case: (f"{case.board} {case.model} {case.dataset} {case.mode}"
+                      f"{'' if case.validate else ' --no-validate'}"
+                      f"{'' if case.protocol is None else f' protocol {case.protocol}'}"),
+        wire_row,
+        lambda row: f"{row['bytes_per_device_round']:,} B per device-round ({row['ratio_to_raw']:.3f} x raw int32)",
+        log)
 
 
 def measure_fleet(sizes: dict[str, list[int]], log=print) -> tuple[list[dict], list[Skipped]]:

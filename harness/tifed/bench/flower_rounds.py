@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tifed.bench.firmware import Skipped
+from tifed.bench.rows import Skipped, measure_each
 from tifed.boards.process import spawn, terminate
 from tifed.boards.renode_script import free_tcp_port
 from tifed.config import RunConfig
-from tifed.errors import TifedError, one_line
+from tifed.errors import TifedError
 from tifed.plan import prepare
 from tifed.server.federation import Federation
 
@@ -117,18 +117,13 @@ def flower_row(board: str, nodes: int, per_node: int, buffers: int = BUFFERS) ->
 
 def measure_flower(cases, log=print) -> tuple[list[dict], list[Skipped]]:
     """cases: (board, nodes, boards per node, buffers) tuples."""
-    rows, skipped = [], []
-    for board, nodes, per_node, buffers in cases:
-        what = f"{board} {nodes} nodes x {per_node}"
+    def row_of(case) -> dict:
         if not flower_available():
-            skipped.append(Skipped("flower", what, "Flower is not installed (pip install 'tifed-hil[flower]')"))
-            continue
-        try:
-            row = flower_row(board, nodes, per_node, buffers)
-        except TifedError as exc:
-            skipped.append(Skipped("flower", what, one_line(exc)))
-            continue
-        log(f"  flower {what}: {row['round_seconds']:.3f} s per round, tifed run {row['tifed_run_round_seconds']:.3f} s "
-            f"(+{row['overhead_seconds']:.3f} s), same model {row['same_model']}")
-        rows.append(row)
-    return rows, skipped
+            raise TifedError("Flower is not installed (pip install 'tifed-hil[flower]')")
+        return flower_row(*case)
+
+    return measure_each(
+        "flower", cases, lambda case: f"{case[0]} {case[1]} nodes x {case[2]}", row_of,
+        lambda row: (f"{row['round_seconds']:.3f} s per round, tifed run {row['tifed_run_round_seconds']:.3f} s "
+                     f"(+{row['overhead_seconds']:.3f} s), same model {row['same_model']}"),
+        log)

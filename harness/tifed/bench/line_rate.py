@@ -21,9 +21,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from tifed.bench.fleet_scaling import run_timed
-from tifed.bench.firmware import Skipped
+from tifed.bench.rows import Skipped, measure_each
 from tifed.bench.macs import macs_per_sample, model_name, raw_int32_bytes
-from tifed.errors import TifedError, one_line
 from tifed.links.settings import BITS_PER_BYTE
 
 BOARD_HZ = 64_000_000  # a Cortex-M4 board's clock (instructions counted as one cycle each)
@@ -94,17 +93,11 @@ def line_row(case: LineCase, firmware_rows: list[dict]) -> dict:
 
 
 def measure(cases, firmware_rows: list[dict], log=print) -> tuple[list[dict], list[Skipped]]:
-    rows, skipped = [], []
-    for case in cases:
-        what = f"{case.model} {case.dataset} at {case.baud} baud"
-        try:
-            row = line_row(case, firmware_rows)
-        except TifedError as exc:
-            skipped.append(Skipped("line_rate", what, one_line(exc)))
-            continue
+    def summary(row: dict) -> str:
         projected = row["projected_round_seconds"]
-        log(f"  line rate {what}: {row['round_seconds']:.2f} s per round measured"
-            + ("" if projected is None else f", {projected:.2f} s on a {BOARD_HZ // 1_000_000} MHz board")
-            + f" (protocol 1: {row['v1_round_seconds']:.1f} s)")
-        rows.append(row)
-    return rows, skipped
+        return (f"{row['round_seconds']:.2f} s per round measured"
+                + ("" if projected is None else f", {projected:.2f} s on a {BOARD_HZ // 1_000_000} MHz board")
+                + f" (protocol 1: {row['v1_round_seconds']:.1f} s)")
+
+    return measure_each("line_rate", cases, lambda case: f"{case.model} {case.dataset} at {case.baud} baud",
+                        lambda case: line_row(case, firmware_rows), summary, log)
