@@ -4,8 +4,9 @@
  *
  *     model u8, then records  command u8, length u16 (little-endian), payload[length]
  *
- * `model` picks one of a few small models (CONFIGURE, feedback seed and
- * nonzero weights are set up first, so every decoder runs deep); `command`
+ * `model` picks one of a few small models (bits 0-1) and the storage of its
+ * weights and biases (bit 2: int16, else int32); CONFIGURE, feedback seed
+ * and nonzero weights are set up first, so every decoder runs deep; `command`
  * picks DIGEST, WRITE_DELTA, READ_LOW_BITS or WRITE_SAMPLES_CODED (mod 4),
  * and the payload goes in a frame with a correct CRC.
  *
@@ -20,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/panel.h"
 #include "fuzz/fuzz_env.h"
 #include "protocol/crc16.h"
 #include "protocol/crc64.h"
@@ -61,23 +63,35 @@ static uint64_t held(size_t from, size_t to)
     return crc64_update(CRC64_INIT, st.env.arena + from, to - from);
 }
 
-/* The arena bytes of tensor id (W, b: int32 storage; B: int16). */
+/* The arena bytes of tensor id: W and b in int32 storage, or in int16 (W
+ * as pairs over rows4(d_l) rows, panel.h, its padding included); B int16. */
 static void span_of(uint8_t id, size_t *from, size_t *to)
 {
     const uint32_t kind = id >> 4, l = id & 0x0Fu;
-    uint32_t count = 0;
+    const int narrow = st.net.weight_bits == 16u;
+    uint32_t count = 0, bytes;
     const uint8_t *p;
     *from = *to = 0;
     if (net_tensor_count(&st.net, id, &count) != 0)
         return;
-    p = kind == 0u ? (const uint8_t *)st.net.w[l] : kind == 1u ? (const uint8_t *)st.net.b[l] : (const uint8_t *)st.net.fb[l];
+    if (kind == 2u) {
+        p = (const uint8_t *)st.net.fb[l];
+        bytes = 2u * count;
+    } else if (kind == 1u) {
+        p = narrow ? (const uint8_t *)st.net.b16[l] : (const uint8_t *)st.net.b[l];
+        bytes = (narrow ? 2u : 4u) * count;
+    } else {
+        p = narrow ? (const uint8_t *)st.net.w16[l] : (const uint8_t *)st.net.w[l];
+        bytes = narrow ? 2u * rows4(st.net.dims[l]) * st.net.dims[l + 1u] : 4u * count;
+    }
     *from = (size_t)(p - st.env.arena);
-    *to = *from + count * (kind == 2u ? 2u : 4u);
+    *to = *from + bytes;
 }
 
 static void setup_model(uint8_t which)
 {
     const uint16_t *m = models[which % 4u];
+    const int narrow = (which & 4u) != 0u;
     uint8_t p[32];
     uint32_t l, e, count;
     size_t n = 5u + 2u * (m[0] + 1u);
@@ -86,13 +100,16 @@ static void setup_model(uint8_t which)
     put_u16(p + 3, 2);
     for (l = 0; l <= m[0]; l++)
         put_u16(p + 5 + 2u * l, m[1 + l]);
+    p[n++] = narrow ? 16u : 32u; /* weight_bits */
     FUZZ_CHECK(send(1, CMD_CONFIGURE, p, n) == ST_OK);
     put_u32(p, 7);
     FUZZ_CHECK(send(2, CMD_SET_FEEDBACK_SEED, p, 4) == ST_OK);
     for (l = 0; l < m[0]; l++) /* distinct nonzero weights, the extremes included */
         if (net_tensor_count(&st.net, l, &count) == 0)
             for (e = 0; e < count; e++)
-                net_tensor_set(&st.net, l, e, e == 0 ? INT32_MAX : e == 1 ? INT32_MIN : (int32_t)(e * 2654435761u));
+                net_tensor_set(&st.net, l, e,
+                               narrow ? (e == 0 ? INT16_MAX : e == 1 ? INT16_MIN : (int16_t)(e * 2654435761u))
+                                      : (e == 0 ? INT32_MAX : e == 1 ? INT32_MIN : (int32_t)(e * 2654435761u)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -132,7 +132,9 @@ def main() -> None:
             "unknown": records([(0x42, b"\x00"), (0xFF, b""), (0x81, b"")]),
             "protocol2": records(small[:3] + protocol2()),
         },
-        "codes": {f"model{i}": code_records(i, protocol2(dims)) for i, dims in enumerate(CODE_MODELS)},
+        "codes": {**{f"model{i}": code_records(i, protocol2(dims)) for i, dims in enumerate(CODE_MODELS)},
+                  # bit 2 of the model byte: int16 weights and biases
+                  **{f"model{i}-int16": code_records(i | 4, protocol2(dims)) for i, dims in enumerate(CODE_MODELS)}},
     }
     seeds["stream"]["protocol2"] = stream(small[:3] + protocol2())
     for target, files in seeds.items():

@@ -148,7 +148,10 @@ class FakeDevice:
             flat = target.reshape(-1)  # a view: writes land in the tensor
             if code == Command.READ_TENSOR:
                 return Status.OK, flat[offset : offset + count].astype("<i4").tobytes()
-            flat[offset : offset + count] = np.frombuffer(p, dtype="<i4", count=count, offset=7)
+            values = np.frombuffer(p, dtype="<i4", count=count, offset=7)
+            if self._int16_only(kind) and not _fits_int16(values):
+                return Status.BAD_ARGUMENT, b""
+            flat[offset : offset + count] = values
             return Status.OK, b""
         if code == Command.WRITE_SAMPLES:
             first, count = struct.unpack_from("<HH", p)
@@ -171,6 +174,11 @@ class FakeDevice:
         if self.protocol >= 2:
             return self._execute_v2(code, p)
         return Status.UNKNOWN, b""
+
+    def _int16_only(self, kind: int) -> bool:
+        """As the firmware: feedback is always int16; weights and biases are
+        when CONFIGURE asked for 16-bit weights (values on the wire stay i32)."""
+        return kind == 2 or self.weight_bits == 16
 
     def _tensor(self, tensor: int) -> np.ndarray | None:
         kind, layer = tensor >> 4, tensor & 15
@@ -199,7 +207,7 @@ class FakeDevice:
                 new = delta_code.decode_block(block, body, target)
             except CodeError:
                 return Status.BAD_CODE, b""
-            if tensor >> 4 == 2 and (new.min() < -32768 or new.max() > 32767):
+            if self._int16_only(tensor >> 4) and not _fits_int16(new):
                 return Status.BAD_ARGUMENT, b""
             target.reshape(-1)[:] = new.reshape(-1)  # in place: the model's own array
             return Status.OK, b""
@@ -216,3 +224,7 @@ class FakeDevice:
             self.labels[first : first + len(x)] = labels
             return Status.OK, b""
         return Status.UNKNOWN, b""
+
+
+def _fits_int16(values: np.ndarray) -> bool:
+    return values.size == 0 or (int(values.min()) >= -32768 and int(values.max()) <= 32767)

@@ -135,6 +135,18 @@ def test_line_rate_row_projects_a_board_round(monkeypatch):
     assert row["v1_round_seconds"] > row["round_seconds"]
 
 
+def test_line_rate_counts_a_round_with_the_int32_firmware_row_whatever_the_order():
+    int32 = {"board": "qemu-mps2-an386", "model": "784-200-10", "weights": "int32",
+             "instructions_per_sample": 651_488, "instructions_per_mac": 2.04}
+    int16 = dict(int32, weights="int16", instructions_per_sample=359_835, instructions_per_mac=1.13)
+    for rows in ([int16, int32], [int32, int16]):
+        assert line_rate.board_instructions((784, 200, 10), 50, rows) == (651_488 * 50, "measured (qemu-mps2-an386)")
+    count, source = line_rate.board_instructions((784, 64, 10), 50, [int16, int32])
+    assert source == "estimated at 2.04 instructions/MAC of 784-200-10"
+    assert count == int(line_rate.macs_per_sample((784, 64, 10)) * 50 * 2.04)
+    assert line_rate.board_instructions((784, 200, 10), 50, [int16]) == (None, "not measured")
+
+
 def test_runner_writes_json_markdown_and_plots(tmp_path):
     plan = runner.Plan(accuracy_sets=(("digits", 2, None),))
     doc = runner.run(tmp_path, only=["accuracy"], plan=plan, log=lambda *_: None)

@@ -119,6 +119,56 @@ def test_coded_samples_train_like_the_reference(client):
     assert client.transact(Command.WRITE_SAMPLES_CODED, payload[:-1])[0] == Status.BAD_CODE
 
 
+def test_int16_weights_take_deltas_digests_and_low_bits_and_refuse_what_leaves_int16(host_image):
+    """CONFIGURE with 16-bit weights: the device stores W and b as int16 (in
+    its pair layout); deltas, digests and low bits still mean the same
+    values, and a delta that would leave int16 is refused whole."""
+    device = HostDevice(host_image, 0, None, 10.0)
+    port = open_link(device.url)
+    try:
+        client = DeviceClient(port, name="host", device=device)
+        assert client.identify().proto == 2
+        client.configure(DIMS, 8, 4, weight_bits=16)
+        rng = np.random.default_rng(6)
+        ids = model_tensor_ids(len(DIMS) - 1)
+        held = tifed_models.Model.zeros(DIMS)
+        for scale in (40, 32767):
+            model = random_model(rng, scale)
+            model.weights[0][0, :3] = (-32768, 32767, -32768)  # both limits
+            for l in range(len(DIMS) - 1):
+                client.write_delta(tensor_id(TensorKind.WEIGHTS, l), model.weights[l], held.weights[l])
+                client.write_delta(tensor_id(TensorKind.BIAS, l), model.biases[l], held.biases[l])
+            assert client.read_model(DIMS).equal(model)
+            assert client.digest(ids) == model_digest(model)
+            low = client.read_low_bits(tensor_id(TensorKind.WEIGHTS, 1), model.weights[1].size, 5)
+            assert np.array_equal(low, bitcode.unpack_low_bits(bitcode.pack_low_bits(model.weights[1].ravel(), 5),
+                                                               model.weights[1].size, 5))
+            held = model
+        before = client.digest(ids)
+        for l, kind in ((0, TensorKind.WEIGHTS), (1, TensorKind.BIAS)):
+            have = (held.weights if kind == TensorKind.WEIGHTS else held.biases)[l]
+            over = have.copy()
+            over.reshape(-1)[-1] = 32768  # one value past the limit, the last one decoded
+            payload = delta_code.delta_payloads(tensor_id(kind, l), over, have, 1024)[0]
+            assert client.transact(Command.WRITE_DELTA, payload)[0] == Status.BAD_ARGUMENT
+            assert client.transact(Command.WRITE_DELTA, payload[:-1])[0] in (Status.BAD_CODE, Status.BAD_ARGUMENT)
+            assert client.digest(ids) == before
+    finally:
+        port.close()
+        device.stop()
+
+
+@pytest.mark.parametrize("mode", ["full", "single"])
+def test_int16_federated_runs_on_host_are_bitexact_over_protocol_2(tmp_path, mode, host_image):
+    sim, _ = run(tmp_path, "sim16", mode=mode, weights="int16")
+    fed, doc = run(tmp_path, "v16", boards=("host",), mode=mode, weights="int16")
+    loose, loose_doc = run(tmp_path, "nv16", boards=("host",), mode=mode, weights="int16", validate=False)
+    assert fed.global_model.equal(sim.global_model) and loose.global_model.equal(sim.global_model)
+    assert doc["final"]["bitexact_all"] is True and doc["config"]["weight_bits"] == 16
+    assert doc["rounds"][-1]["readback"] == {READ_DIGEST: [0, 1]}
+    assert loose_doc["rounds"][-1]["readback"] == {READ_LOW_BITS: [0, 1]}
+
+
 class HostV1Board(HostBoard):
     """The host firmware built as a protocol 1 device (firmware/boards/host-v1)."""
 
